@@ -1,0 +1,5 @@
+//! `hutch-backends`: placeholder until its issue lands.
+//!
+//! ```
+//! // nothing here yet
+//! ```

@@ -1,0 +1,1 @@
+//! Shared helpers for hutch's criterion benchmarks and peer comparisons.

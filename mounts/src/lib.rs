@@ -1,0 +1,5 @@
+//! `hutch-mounts`: placeholder until its issue lands.
+//!
+//! ```
+//! // nothing here yet
+//! ```

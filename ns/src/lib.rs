@@ -1,0 +1,5 @@
+//! `hutch-ns`: placeholder until its issue lands.
+//!
+//! ```
+//! // nothing here yet
+//! ```

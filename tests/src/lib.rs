@@ -1,0 +1,1 @@
+//! Workspace-level integration tests and probe programs for hutch.

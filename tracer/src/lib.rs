@@ -1,0 +1,5 @@
+//! `hutch-tracer`: placeholder until its issue lands.
+//!
+//! ```
+//! // nothing here yet
+//! ```
