@@ -56,7 +56,7 @@ pub enum InvertError {
 /// `writable` stay writable.
 ///
 /// `writable` holds paths inside the sandbox (`/` is `root`). The walk never follows symlinks and
-/// culls subtrees: a member is left alone with everything below it, an ancestor of a member is
+/// culls subtrees (only the ancestors of members are ever listed): a member is left alone with everything below it, an ancestor of a member is
 /// descended into (it stays writable itself: that is the nature of inversion; the mount plan's
 /// bind-on-top strategy does better), and every other entry is yielded at the highest level.
 /// Members that do not exist or that go through a symlink are ignored and reported in
@@ -95,48 +95,47 @@ pub fn invert(root: &Path, writable: &PathSet) -> Result<Inversion, InvertError>
         return Ok(out);
     }
 
-    let mut walk = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .min_depth(1)
-        .into_iter();
-    while let Some(entry) = walk.next() {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(err) => {
-                let path = err
-                    .path()
-                    .map(|p| inside(root, p))
-                    .unwrap_or_else(|| slash.to_path_buf());
-                let source = err
-                    .into_io_error()
-                    .unwrap_or_else(|| io::Error::other("filesystem loop"));
-                return Err(InvertError::Walk { path, source });
-            }
-        };
-        let path = inside(root, entry.path());
-        let is_dir = entry.file_type().is_dir();
-        if set.is_member(&path) {
-            if is_dir {
-                walk.skip_current_dir();
-            }
-        } else if is_dir && set.is_ancestor_of_member(&path) {
-            // Descend: the directory itself stays writable, its other entries do not.
-        } else {
-            if is_dir {
-                walk.skip_current_dir();
-            }
-            if entry.path_is_symlink() {
-                out.symlinks.push(path);
-            } else {
-                out.readonly.push(path);
-            }
-        }
-    }
+    descend(root, slash, &set, &mut out)?;
     out.readonly.sort();
     out.readonly.dedup();
     out.symlinks.sort();
     out.symlinks.dedup();
     Ok(out)
+}
+
+/// Lists one directory and recurses only into ancestors of members.
+///
+/// This reads directories with `std::fs::read_dir` rather than walkdir: walkdir opens (and
+/// fstats) every directory it yields, even one that is culled at once or lies beyond its
+/// `max_depth`, which measured 10x slower here on a tree where most directories are culled.
+/// File types come from `d_type`; no entry is stat'ed unless the filesystem does not report it.
+fn descend(
+    host_dir: &Path,
+    dir: &Path,
+    set: &PathSet,
+    out: &mut Inversion,
+) -> Result<(), InvertError> {
+    let walk_error = |source: io::Error| InvertError::Walk {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(host_dir).map_err(walk_error)? {
+        let entry = entry.map_err(walk_error)?;
+        let file_type = entry.file_type().map_err(walk_error)?;
+        let path = dir.join(entry.file_name());
+        if set.is_member(&path) {
+            continue;
+        }
+        if file_type.is_dir() && set.is_ancestor_of_member(&path) {
+            // The directory itself stays writable, its other entries do not.
+            descend(&entry.path(), &path, set, out)?;
+        } else if file_type.is_symlink() {
+            out.symlinks.push(path);
+        } else {
+            out.readonly.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// The members of `writable` that exist under `root` without going through a symlink.
@@ -164,10 +163,4 @@ fn existing_members(root: &Path, writable: &PathSet, warnings: &mut Vec<InvertWa
         let _ = kept.insert(&member);
     }
     kept
-}
-
-/// Renders a host path below `root` as a path inside the sandbox.
-fn inside(root: &Path, host: &Path) -> PathBuf {
-    let rel = host.strip_prefix(root).unwrap_or(host);
-    Path::new("/").join(rel)
 }
