@@ -72,15 +72,16 @@ pub fn normalize(entry: &Path) -> Result<PathBuf, NormalizeError> {
 /// assert!(components(Path::new("/a/../b")).is_none());
 /// ```
 pub fn components(path: &Path) -> Option<impl Iterator<Item = &OsStr> + '_> {
-    let mut iter = path.components();
-    if iter.next() != Some(Component::RootDir) {
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.first() != Some(&b'/') || names(bytes).any(|name| name == b"..") {
         return None;
     }
-    if path.components().any(|c| c == Component::ParentDir) {
-        return None;
-    }
-    Some(iter.filter_map(|c| match c {
-        Component::Normal(name) => Some(name),
-        _ => None,
-    }))
+    Some(names(bytes).map(OsStr::from_bytes))
+}
+
+/// Splits path bytes into names, skipping empty and `.` components. `..` is yielded as is.
+pub(crate) fn names(bytes: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
+    bytes
+        .split(|&b| b == b'/')
+        .filter(|name| !name.is_empty() && *name != b".")
 }

@@ -1,10 +1,10 @@
 //! `PathSet`: a trie of path components with allocation-free, O(depth) queries.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::normalize::{components, normalize, NormalizeError};
+use crate::normalize::{components, names, normalize, NormalizeError};
 
 /// One node of the trie: a path component under its parent.
 #[derive(Debug, Clone, Default)]
@@ -61,7 +61,7 @@ impl PathSet {
         let mut node = 0;
         // normalize() returns an absolute path without `..`, so components() cannot fail.
         for name in components(&path).into_iter().flatten() {
-            node = match self.find_child(node, name) {
+            node = match self.find_child(node, name.as_bytes()) {
                 Ok(child) => child,
                 Err(slot) => {
                     let child = self.nodes.len();
@@ -95,23 +95,24 @@ impl PathSet {
     /// Allocation-free and O(depth · log fan-out). `path` must be absolute and free of `..`;
     /// anything else is reported as not contained.
     pub fn contains(&self, path: &Path) -> bool {
-        let Some(names) = components(path) else {
+        let bytes = path.as_os_str().as_bytes();
+        if bytes.first() != Some(&b'/') {
             return false;
-        };
-        let mut node = 0;
-        if self.nodes[node].member {
-            return true;
         }
-        for name in names {
-            match self.find_child(node, name) {
-                Ok(child) => node = child,
-                Err(_) => return false,
+        // One pass: walk the trie until a member is met, but keep scanning for `..` so that
+        // `/member/../etc` is refused.
+        let mut node = Some(0);
+        let mut hit = self.nodes[0].member;
+        for name in names(bytes) {
+            if name == b".." {
+                return false;
             }
-            if self.nodes[node].member {
-                return true;
+            if let Some(current) = node.filter(|_| !hit) {
+                node = self.find_child(current, name).ok();
+                hit = node.is_some_and(|n| self.nodes[n].member);
             }
         }
-        false
+        hit
     }
 
     /// True when some member lies strictly below `path`.
@@ -172,16 +173,16 @@ impl PathSet {
     fn node_at(&self, path: &Path) -> Option<usize> {
         let mut node = 0;
         for name in components(path)? {
-            node = self.find_child(node, name).ok()?;
+            node = self.find_child(node, name.as_bytes()).ok()?;
         }
         Some(node)
     }
 
     /// Binary search for `name` among the children of `node`, on bytes.
-    fn find_child(&self, node: usize, name: &OsStr) -> Result<usize, usize> {
+    fn find_child(&self, node: usize, name: &[u8]) -> Result<usize, usize> {
         let children = &self.nodes[node].children;
         children
-            .binary_search_by(|(child, _)| child.as_bytes().cmp(name.as_bytes()))
+            .binary_search_by(|(child, _)| child.as_bytes().cmp(name))
             .map(|i| children[i].1)
     }
 }
