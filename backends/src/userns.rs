@@ -1,0 +1,13 @@
+//! The userns backend.
+
+use crate::backend::BackendKind;
+use crate::config::Config;
+use crate::error::Error;
+use crate::run::RawRun;
+
+pub(crate) fn run(_config: &Config) -> Result<RawRun, Error> {
+    Err(Error::Unavailable {
+        backend: BackendKind::Userns,
+        reason: "not wired yet".into(),
+    })
+}
