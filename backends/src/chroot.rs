@@ -22,8 +22,7 @@ use crate::backend::BackendKind;
 use crate::config::{Config, Mount, Network};
 use crate::error::Error;
 use crate::mountpoint::{self, Created};
-use crate::outcome::ExitStatus;
-use crate::run::RawRun;
+use crate::outcome::{ExitStatus, Outcome};
 use crate::stdio::plumb;
 use crate::sys;
 
@@ -174,7 +173,7 @@ fn mount_ops(root: &Path, mounts: &[Mount]) -> Vec<Op> {
 }
 
 /// Runs `config` (validated, supported by this backend) in a chroot.
-pub(crate) fn run(config: &Config) -> Result<RawRun, Error> {
+pub(crate) fn run(config: &Config) -> Result<Outcome, Error> {
     let backend = BackendKind::Chroot;
     let root = std::fs::canonicalize(&config.root).map_err(|e| {
         Error::setup(
@@ -228,14 +227,7 @@ pub(crate) fn run(config: &Config) -> Result<RawRun, Error> {
             };
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| fail(1, e))?;
             unshare(unshare_flags).map_err(|e| fail(2, e))?;
-            mount(
-                None::<&str>,
-                "/",
-                None::<&str>,
-                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-                None::<&str>,
-            )
-            .map_err(|e| fail(3, e))?;
+            crate::probe::make_private().map_err(|e| fail(3, e))?;
             if isolated {
                 sys::loopback_up().map_err(|e| fail(4, e))?;
             }
@@ -272,14 +264,14 @@ pub(crate) fn run(config: &Config) -> Result<RawRun, Error> {
             .map_err(|e| Error::setup(backend, "read captured output", e))?;
         let (status, usage) =
             waited.map_err(|e| Error::setup(backend, "wait for the command", e.into()))?;
-        Ok(RawRun {
+        Ok(Outcome {
             status: ExitStatus::from_raw(status),
             stdout,
             stderr,
             usage: crate::run::usage(wall, usage),
             capabilities_kept: Vec::new(),
             no_new_privs: true,
-            ..RawRun::default()
+            ..crate::run::blank(backend)
         })
     })();
     created.remove();

@@ -148,15 +148,7 @@ fn userns_steps() -> Result<Option<(usize, Errno)>, Errno> {
                         | CloneFlags::CLONE_NEWUTS,
                 )
             },
-            &|| {
-                mount(
-                    None::<&str>,
-                    "/",
-                    None::<&str>,
-                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-                    None::<&str>,
-                )
-            },
+            &make_private,
         ];
         for (i, step) in steps.iter().enumerate() {
             if let Err(errno) = step() {
@@ -178,6 +170,17 @@ fn userns_steps() -> Result<Option<(usize, Errno)>, Errno> {
         ))),
         _ => Err(Errno::ECHILD),
     }
+}
+
+/// `mount --make-rprivate /`.
+pub(crate) fn make_private() -> Result<(), Errno> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
 }
 
 /// Probe for the userns backend: actually creates the namespaces in a forked child.

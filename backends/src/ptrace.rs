@@ -3,9 +3,9 @@
 use crate::backend::BackendKind;
 use crate::config::Config;
 use crate::error::Error;
-use crate::run::RawRun;
+use crate::outcome::Outcome;
 
-pub(crate) fn run(_config: &Config) -> Result<RawRun, Error> {
+pub(crate) fn run(_config: &Config) -> Result<Outcome, Error> {
     Err(Error::Unavailable {
         backend: BackendKind::Ptrace,
         reason: "not wired yet".into(),

@@ -5,38 +5,25 @@ use std::time::Duration;
 use crate::backend::{select, BackendKind, Choice};
 use crate::config::Config;
 use crate::error::Error;
-use crate::outcome::{ExitStatus, ModeChange, Outcome, Ownership, Usage, Violation};
+use crate::outcome::{ExitStatus, Outcome, Usage};
 use crate::sys::ChildUsage;
 
-/// What a backend's run returns; [`run_with`] adds what selection decided.
-#[derive(Debug)]
-pub(crate) struct RawRun {
-    pub status: ExitStatus,
-    pub stdout: Option<Vec<u8>>,
-    pub stderr: Option<Vec<u8>>,
-    pub violations: Vec<Violation>,
-    pub ownerships: Vec<Ownership>,
-    pub modes: Vec<ModeChange>,
-    pub usage: Usage,
-    pub capabilities_kept: Vec<String>,
-    pub no_new_privs: bool,
-    pub notes: Vec<String>,
-}
-
-impl Default for RawRun {
-    fn default() -> Self {
-        RawRun {
-            status: ExitStatus::Code(0),
-            stdout: None,
-            stderr: None,
-            violations: Vec::new(),
-            ownerships: Vec::new(),
-            modes: Vec::new(),
-            usage: Usage::default(),
-            capabilities_kept: Vec::new(),
-            no_new_privs: false,
-            notes: Vec::new(),
-        }
+/// An outcome for `backend` with nothing recorded yet; the backend fills in the rest.
+pub(crate) fn blank(backend: BackendKind) -> Outcome {
+    Outcome {
+        backend,
+        enforcement: backend.capabilities().enforcement,
+        degradations: Vec::new(),
+        status: ExitStatus::Code(0),
+        stdout: None,
+        stderr: None,
+        violations: Vec::new(),
+        ownerships: Vec::new(),
+        modes: Vec::new(),
+        usage: Usage::default(),
+        capabilities_kept: Vec::new(),
+        no_new_privs: false,
+        notes: Vec::new(),
     }
 }
 
@@ -62,24 +49,11 @@ pub fn run_with(config: &Config, choice: Choice) -> Result<Outcome, Error> {
     config.validate()?;
     let selection = select(config, choice)?;
     let backend = selection.backend;
-    let raw = match backend {
+    let mut outcome = match backend {
         BackendKind::Chroot => crate::chroot::run(&selection.config)?,
         BackendKind::Userns => crate::userns::run(&selection.config)?,
         BackendKind::Ptrace => crate::ptrace::run(&selection.config)?,
     };
-    Ok(Outcome {
-        backend,
-        enforcement: backend.capabilities().enforcement,
-        degradations: selection.degradations,
-        status: raw.status,
-        stdout: raw.stdout,
-        stderr: raw.stderr,
-        violations: raw.violations,
-        ownerships: raw.ownerships,
-        modes: raw.modes,
-        usage: raw.usage,
-        capabilities_kept: raw.capabilities_kept,
-        no_new_privs: raw.no_new_privs,
-        notes: raw.notes,
-    })
+    outcome.degradations = selection.degradations;
+    Ok(outcome)
 }
