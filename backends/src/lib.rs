@@ -27,6 +27,7 @@
 
 mod backend;
 mod capability;
+mod caps;
 mod chroot;
 mod config;
 mod error;
@@ -45,6 +46,6 @@ pub use backend::{
 pub use capability::{Capabilities, Degradation, Enforcement, Setting, Unsupported};
 pub use config::{Config, ConfigError, Mount, Network, Stdio, Writable};
 pub use error::Error;
-pub use outcome::{ExitStatus, ModeChange, Outcome, Ownership, Usage, Violation};
+pub use outcome::{ExitStatus, ModeChange, NetworkDenial, Outcome, Ownership, Usage, Violation};
 pub use probe::Availability;
 pub use run::{run, run_with};

@@ -92,13 +92,20 @@ pub struct Violation {
     pub resolved: PathBuf,
 }
 
+/// A network operation the tracer denied (network isolated on the ptrace backend).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkDenial {
+    /// The process that tried it.
+    pub pid: i32,
+    /// `socket` or `connect`.
+    pub syscall: String,
+    /// `ip:port`, `[ipv6]:port`, a unix socket path, `@abstract`, or `family N`.
+    pub destination: String,
+}
+
 /// A `chown` the tracer faked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ownership {
-    /// The process.
-    pub pid: i32,
-    /// The syscall's name.
-    pub syscall: String,
     /// The path (resolved).
     pub path: PathBuf,
     /// The uid asked for (`None` for -1).
@@ -110,10 +117,6 @@ pub struct Ownership {
 /// A `chmod` the tracer recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModeChange {
-    /// The process.
-    pub pid: i32,
-    /// The syscall's name.
-    pub syscall: String,
     /// The path (resolved).
     pub path: PathBuf,
     /// The mode asked for.
@@ -137,6 +140,8 @@ pub struct Outcome {
     pub stderr: Option<Vec<u8>>,
     /// Writes outside the whitelist (ptrace backend).
     pub violations: Vec<Violation>,
+    /// Network operations the tracer denied (ptrace backend with the network isolated).
+    pub network_denials: Vec<NetworkDenial>,
     /// Faked ownership changes (ptrace backend with fake ownership).
     pub ownerships: Vec<Ownership>,
     /// Recorded mode changes (ptrace backend).

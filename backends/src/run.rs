@@ -18,6 +18,7 @@ pub(crate) fn blank(backend: BackendKind) -> Outcome {
         stdout: None,
         stderr: None,
         violations: Vec::new(),
+        network_denials: Vec::new(),
         ownerships: Vec::new(),
         modes: Vec::new(),
         usage: Usage::default(),
