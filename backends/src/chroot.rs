@@ -19,7 +19,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::{chdir, chroot, sethostname, Pid};
 
 use crate::backend::BackendKind;
-use crate::config::{Config, Mount, Network};
+use crate::config::{Config, ConfigError, Mount, Network};
 use crate::error::Error;
 use crate::mountpoint::{self, Created};
 use crate::outcome::{ExitStatus, Outcome};
@@ -188,13 +188,13 @@ pub(crate) fn run(config: &Config) -> Result<Outcome, Error> {
 
     // Mount points are created on the host (under the root directory) before the fork; they are
     // removed again after the run.
-    let created: Created = mountpoint::create_all(&root, &mounts).map_err(|(target, e)| {
-        Error::setup(
-            backend,
-            format!("create mount point {}", target.display()),
-            e,
-        )
-    })?;
+    let created: Created =
+        mountpoint::create_all(&root, &mounts, !config.root_is_host()).map_err(|(target, e)| {
+            Error::Config(ConfigError::Mount(format!(
+                "mount point {}: {e}",
+                target.display()
+            )))
+        })?;
     let result = (|| {
         let ops = mount_ops(&root, &mounts);
         let names: Vec<String> = ops.iter().map(Op::describe).collect();

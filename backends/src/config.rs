@@ -190,6 +190,10 @@ pub enum ConfigError {
     /// An extra mount is invalid.
     #[error("invalid mount: {0}")]
     Mount(String),
+    /// The mount plan does not validate (a writable path or mount point that does not exist, a
+    /// target through a symlink, ...); nothing was mounted or created.
+    #[error("invalid mount plan: {0}")]
+    Plan(String),
     /// The root directory is not a directory.
     #[error("sandbox root {0:?} is not a directory")]
     Root(PathBuf),

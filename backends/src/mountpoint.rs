@@ -38,11 +38,17 @@ impl Created {
 
 /// Creates the mount point of each mount under `root` (directories, or an empty file for a
 /// bind of a file), never following a symlink: a target that goes through one is an error.
-pub(crate) fn create_all(root: &Path, mounts: &[Mount]) -> Result<Created, (PathBuf, io::Error)> {
+/// With `allow` false (the root is the host's `/`), nothing is created: a missing mount point
+/// is an error.
+pub(crate) fn create_all(
+    root: &Path,
+    mounts: &[Mount],
+    allow: bool,
+) -> Result<Created, (PathBuf, io::Error)> {
     let mut created = Created::default();
     for m in mounts {
         let file = m.source().is_some_and(|s| !s.is_dir());
-        if let Err(e) = create_one(root, m.target(), file, &mut created) {
+        if let Err(e) = create_one(root, m.target(), file, allow, &mut created) {
             created.remove();
             return Err((m.target().to_path_buf(), e));
         }
@@ -50,7 +56,13 @@ pub(crate) fn create_all(root: &Path, mounts: &[Mount]) -> Result<Created, (Path
     Ok(created)
 }
 
-fn create_one(root: &Path, target: &Path, file: bool, created: &mut Created) -> io::Result<()> {
+fn create_one(
+    root: &Path,
+    target: &Path,
+    file: bool,
+    allow: bool,
+    created: &mut Created,
+) -> io::Result<()> {
     let names: Vec<_> = target
         .components()
         .filter_map(|c| match c {
@@ -73,6 +85,12 @@ fn create_one(root: &Path, target: &Path, file: bool, created: &mut Created) -> 
                 return Err(io::Error::from(io::ErrorKind::NotADirectory))
             }
             Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !allow => {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "does not exist, and hutch does not create mount points on the host's /",
+                ))
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 if last && file {
                     std::fs::OpenOptions::new()
