@@ -1,5 +1,51 @@
-//! `hutch-backends`: placeholder until its issue lands.
+//! `hutch-backends`: one sandbox configuration, several backends, and an honest account of what
+//! each achieved.
 //!
+//! * [`Config`] says what to run and how to confine it, built like `std::process::Command`.
+//! * Backends ([`BackendKind`]): `userns` (namespaces; the kernel enforces the writable
+//!   whitelist), `ptrace` (a tracer checks and reports every write), `chroot` (root only, no write
+//!   policy). Each [`probe`](BackendKind::probe)s for real and says why it cannot run.
+//! * Each backend declares its [`Capabilities`]; [`degrade`] adjusts a configuration to them and
+//!   returns the changes as data; [`run`] refuses unsupported settings unless best effort is on.
+//! * [`run`] picks a backend (`HUTCH_BACKEND` or `auto`: the strongest that can run here and
+//!   supports the configuration) and returns an [`Outcome`]: exit status, captured output,
+//!   violations, which backend ran, what it enforced, what was degraded, time and memory.
+//!
+//! ```no_run
+//! use hutch_backends::{run, Config, Stdio};
+//! let mut config = Config::new("sh");
+//! config
+//!     .args(["-c", "echo built > /tmp/out/log; echo oops > /etc/x"])
+//!     .writable_path("/tmp/out")
+//!     .stdout(Stdio::Capture)
+//!     .stderr(Stdio::Capture);
+//! let outcome = run(&config)?;
+//! println!("{} ran it ({} enforcement): {}", outcome.backend, outcome.enforcement, outcome.status);
+//! # Ok::<(), hutch_backends::Error>(())
 //! ```
-//! // nothing here yet
-//! ```
+#![deny(unsafe_code)]
+
+mod backend;
+mod capability;
+mod caps;
+mod chroot;
+mod config;
+mod error;
+mod mountpoint;
+mod outcome;
+mod probe;
+mod ptrace;
+mod run;
+mod stdio;
+mod sys;
+mod userns;
+
+pub use backend::{
+    degrade, select, select_with, BackendKind, Choice, Selection, BACKEND_ENV, VALID_NAMES,
+};
+pub use capability::{Capabilities, Degradation, Enforcement, Setting, Unsupported};
+pub use config::{Config, ConfigError, Mount, Network, Stdio, Writable};
+pub use error::Error;
+pub use outcome::{ExitStatus, ModeChange, NetworkDenial, Outcome, Ownership, Usage, Violation};
+pub use probe::Availability;
+pub use run::{run, run_with};

@@ -1,0 +1,200 @@
+//! The userns backend: user, mount, pid, ipc, uts (and, when isolated, net) namespaces from
+//! hutch-ns; a new root from hutch-mounts' plan (read-only root, writable paths bound read-write
+//! on top, extra mounts) entered with `pivot_root`; all capabilities dropped (bounding set
+//! included) and `no_new_privs` set in the command. The kernel enforces the whitelist.
+//!
+//! Process tree (hutch-ns): a relay that creates the namespaces, a pid-1 init that applies the
+//! mount plan and reaps, and the command. The tree dies with the thread that ran it.
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use hutch_mounts::{LinuxSyscall, MountPlan, MountSpec};
+use hutch_ns::{caps, Namespaces, Outcome as NsOutcome, Sandbox, Stage};
+use nix::sys::resource::{getrusage, UsageWho};
+
+use crate::backend::BackendKind;
+use crate::config::{Config, ConfigError, Mount, Network, Writable};
+use crate::error::Error;
+use crate::mountpoint;
+use crate::outcome::{ExitStatus, Outcome, Usage};
+use crate::stdio::plumb;
+
+const BACKEND: BackendKind = BackendKind::Userns;
+
+/// Prefix of the errors the command closure returns before `exec`.
+const SETUP_PREFIX: &str = "hutch setup: ";
+
+/// Converts our mount description to hutch-mounts'.
+pub(crate) fn mount_spec(mount: &Mount) -> MountSpec {
+    match mount {
+        Mount::Bind { source, target } => MountSpec::bind(source, target),
+        Mount::RoBind { source, target } => MountSpec::ro_bind(source, target),
+        Mount::Tmpfs { target } => MountSpec::tmpfs(target),
+        Mount::Proc { target } => MountSpec::proc(target),
+        Mount::Dev { target } => MountSpec::dev(target),
+    }
+}
+
+/// The mount plan for `config` (validated by the caller).
+pub(crate) fn plan(config: &Config, root: &Path) -> Result<MountPlan, Error> {
+    let mut plan = MountPlan::new(root);
+    match config.writable_set()? {
+        None => {
+            plan.read_only(false);
+        }
+        Some(set) => {
+            plan.read_only(true).writable_set(&set);
+        }
+    }
+    plan.mounts(config.normalized_mounts()?.iter().map(mount_spec));
+    Ok(plan)
+}
+
+fn rusage_children() -> (std::time::Duration, std::time::Duration, u64) {
+    match getrusage(UsageWho::RUSAGE_CHILDREN) {
+        Ok(u) => {
+            let tv = |t: nix::sys::time::TimeVal| {
+                std::time::Duration::from_secs(u64::try_from(t.tv_sec()).unwrap_or(0))
+                    + std::time::Duration::from_micros(u64::try_from(t.tv_usec()).unwrap_or(0))
+            };
+            (
+                tv(u.user_time()),
+                tv(u.system_time()),
+                u64::try_from(u.max_rss()).unwrap_or(0),
+            )
+        }
+        Err(_) => Default::default(),
+    }
+}
+
+/// Runs `config` (validated, supported by this backend) in fresh namespaces.
+pub(crate) fn run(config: &Config) -> Result<Outcome, Error> {
+    let root = std::fs::canonicalize(&config.root).map_err(|e| {
+        Error::setup(
+            BACKEND,
+            format!("resolve root {}", config.root.display()),
+            e,
+        )
+    })?;
+    let mounts = config.normalized_mounts()?;
+    let created =
+        mountpoint::create_all(&root, &mounts, !config.root_is_host()).map_err(|(target, e)| {
+            Error::Config(ConfigError::Mount(format!(
+                "mount point {}: {e}",
+                target.display()
+            )))
+        })?;
+    let result = run_created(config, &root);
+    created.remove();
+    result
+}
+
+fn run_created(config: &Config, root: &Path) -> Result<Outcome, Error> {
+    let plan = plan(config, root)?;
+    plan.validate()
+        .map_err(|e| Error::Config(ConfigError::Plan(e.to_string())))?;
+
+    let mut namespaces =
+        Namespaces::USER | Namespaces::MOUNT | Namespaces::PID | Namespaces::IPC | Namespaces::UTS;
+    let isolated = config.network == Network::Isolated;
+    if isolated {
+        namespaces |= Namespaces::NET;
+    }
+    let mut sandbox = Sandbox::new(namespaces)
+        .map_root()
+        .loopback(isolated)
+        .foreground(false);
+    if let Some(name) = &config.hostname {
+        sandbox = sandbox.hostname(name);
+    }
+
+    let plumbing = plumb(&config.stdin, &config.stdout, &config.stderr)
+        .map_err(|e| Error::setup(BACKEND, "set up standard streams", e))?;
+    let mut command = Command::new(&config.program);
+    command
+        .args(&config.args)
+        .env_clear()
+        .envs(config.effective_env())
+        .stdin(plumbing.stdin)
+        .stdout(plumbing.stdout)
+        .stderr(plumbing.stderr);
+    let cwd = config.effective_cwd();
+
+    let before = rusage_children();
+    let started = Instant::now();
+    let spawned = sandbox.spawn(
+        || plan.apply(&LinuxSyscall),
+        move || {
+            if let Err(e) = std::env::set_current_dir(&cwd) {
+                return io::Error::other(format!("{SETUP_PREFIX}chdir {}: {e}", cwd.display()));
+            }
+            if let Err(e) = caps::drop_except(caps::CapSet::EMPTY) {
+                return io::Error::other(format!("{SETUP_PREFIX}drop capabilities: {e}"));
+            }
+            command.exec()
+        },
+    );
+    let waited = spawned
+        .map_err(|e| Error::setup(BACKEND, "spawn", io::Error::other(e.to_string())))
+        .and_then(|mut child| {
+            child
+                .wait()
+                .map_err(|e| Error::setup(BACKEND, "wait", io::Error::other(e.to_string())))
+        });
+    let wall = started.elapsed();
+    let after = rusage_children();
+    let captured = plumbing.readers.finish();
+    let status = match waited? {
+        NsOutcome::Completed(hutch_ns::ExitStatus::Exited(c)) => ExitStatus::Code(c),
+        NsOutcome::Completed(hutch_ns::ExitStatus::Signaled(s)) => ExitStatus::Signal(s),
+        NsOutcome::Failed(f) => return Err(failure(config, f)),
+    };
+    let (stdout, stderr) =
+        captured.map_err(|e| Error::setup(BACKEND, "read captured output", e))?;
+    let mut notes = Vec::new();
+    if config.writable == Writable::All {
+        notes.push("everything writable: the root is bound read-write".to_string());
+    }
+    Ok(Outcome {
+        status,
+        stdout,
+        stderr,
+        usage: Usage {
+            wall,
+            user_cpu: after.0.saturating_sub(before.0),
+            system_cpu: after.1.saturating_sub(before.1),
+            max_rss_kib: after.2,
+        },
+        capabilities_kept: Vec::new(),
+        no_new_privs: true,
+        notes,
+        ..crate::run::blank(BACKEND)
+    })
+}
+
+/// Maps a failure reported by hutch-ns to our error.
+fn failure(config: &Config, f: hutch_ns::Failure) -> Error {
+    let io_err = |f: &hutch_ns::Failure| match f.errno {
+        Some(errno) => io::Error::from(errno),
+        None => io::Error::other(f.message.clone()),
+    };
+    match f.stage {
+        Stage::Exec if f.errno.is_some() => Error::exec(&config.program, io_err(&f)),
+        Stage::Exec => Error::setup(
+            BACKEND,
+            "prepare the command",
+            io::Error::other(
+                f.message
+                    .split_once(SETUP_PREFIX)
+                    .map_or(f.message.as_str(), |(_, m)| m)
+                    .to_string(),
+            ),
+        ),
+        Stage::Setup => Error::setup(BACKEND, "mount plan", io_err(&f)),
+        stage => Error::setup(BACKEND, stage.to_string(), io_err(&f)),
+    }
+}

@@ -1,0 +1,380 @@
+//! Applying a validated plan: the namespace path ([`MountPlan::apply`]) and the chroot path
+//! ([`MountPlan::apply_chroot`], [`ChrootMounts`]).
+
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::MsFlags;
+
+use crate::mock::Call;
+use crate::ops::{self, sys_err, MountError};
+use crate::plan::{MountPlan, PlanError};
+use crate::spec::{MountKind, MountSpec};
+use crate::syscall::Syscall;
+use crate::validate::{under, validate, ApplyMode, NodeKind, Step, ValidatedPlan};
+
+/// Where the new root is assembled, below the staging tmpfs (after the first pivot, `/newroot`).
+pub const NEW_ROOT: &str = "newroot";
+/// Where the host root is kept during assembly (after the first pivot, `/oldroot`).
+pub const OLD_ROOT: &str = "oldroot";
+
+impl MountPlan {
+    /// Validates the plan for [`MountPlan::apply`] (the namespace path): nothing is mounted or
+    /// created, and every error names the bad spec or path.
+    pub fn validate(&self) -> Result<ValidatedPlan, PlanError> {
+        validate(self, ApplyMode::Namespace)
+    }
+
+    /// Validates the plan for [`MountPlan::apply_chroot`].
+    pub fn validate_chroot(&self) -> Result<ValidatedPlan, PlanError> {
+        validate(self, ApplyMode::Chroot)
+    }
+
+    /// Validates, then builds the new root and pivots into it (see [`ValidatedPlan::apply`]).
+    pub fn apply<S: Syscall + ?Sized>(&self, sys: &S) -> Result<(), MountError> {
+        self.validate()?.apply(sys)
+    }
+
+    /// Validates, then mounts in place under the root directory (see
+    /// [`ValidatedPlan::apply_chroot`]).
+    pub fn apply_chroot<'s, S: Syscall + ?Sized>(
+        &self,
+        sys: &'s S,
+    ) -> Result<ChrootMounts<'s, S>, MountError> {
+        self.validate_chroot()?.apply_chroot(sys)
+    }
+}
+
+/// Mounts `mounts` under `root` in place for a chroot sandbox, leaving the root writable.
+///
+/// Shorthand for a [`MountPlan`] with `read_only(false)` applied with
+/// [`MountPlan::apply_chroot`]: missing mount points are created on the host and removed by
+/// the returned guard, which unmounts everything in reverse order.
+pub fn apply_chroot_mounts<'s, S: Syscall + ?Sized>(
+    sys: &'s S,
+    root: &Path,
+    mounts: &[MountSpec],
+) -> Result<ChrootMounts<'s, S>, MountError> {
+    MountPlan::new(root)
+        .read_only(false)
+        .mounts(mounts.iter().cloned())
+        .apply_chroot(sys)
+}
+
+/// Runs steps with in-root paths under `new_root` and host paths under `host`.
+struct Exec<'a, S: ?Sized> {
+    sys: &'a S,
+    new_root: PathBuf,
+    host: PathBuf,
+}
+
+impl<S: Syscall + ?Sized> Exec<'_, S> {
+    fn inside(&self, p: &Path) -> PathBuf {
+        under(&self.new_root, p)
+    }
+
+    fn host(&self, p: &Path) -> PathBuf {
+        under(&self.host, p)
+    }
+
+    /// Runs one step and returns the mount point it mounted on, if any.
+    fn step(
+        &self,
+        step: &Step,
+        created: &mut Vec<(PathBuf, NodeKind)>,
+    ) -> Result<Option<PathBuf>, MountError> {
+        let sys = self.sys;
+        match step {
+            Step::CreateOnHost {
+                path,
+                first_missing,
+                kind,
+            } => {
+                self.create_chain(first_missing, path, *kind, created)?;
+                Ok(None)
+            }
+            Step::BindRoot { host } => {
+                let target = self.new_root.clone();
+                ops::bind(sys, &self.host(host), &target, true)?;
+                Ok(Some(target))
+            }
+            Step::ReadOnly { path } => {
+                ops::make_readonly(sys, &self.inside(path), true)?;
+                Ok(None)
+            }
+            Step::Writable { path } => {
+                let at = self.inside(path);
+                ops::bind(sys, &at, &at, true)?;
+                ops::make_writable(sys, &at)?;
+                let flags = sys
+                    .mount_flags(&at)
+                    .map_err(sys_err(Call::MountFlags(at.clone())))?;
+                if flags.contains(MsFlags::MS_RDONLY) {
+                    return Err(MountError::StillReadOnly(path.clone()));
+                }
+                Ok(Some(at))
+            }
+            Step::ReadOnlyPath { path } => {
+                let at = self.inside(path);
+                ops::bind(sys, &at, &at, true)?;
+                ops::make_readonly(sys, &at, true)?;
+                Ok(Some(at))
+            }
+            Step::Mount { spec, create } => {
+                let at = self.inside(spec.target());
+                if let Some(kind) = create {
+                    self.create_inside(&at, *kind)?;
+                }
+                match spec.kind() {
+                    MountKind::Bind { source, read_only } => {
+                        ops::bind(sys, &self.host(source), &at, true)?;
+                        if *read_only {
+                            ops::make_readonly(sys, &at, true)?;
+                        }
+                    }
+                    MountKind::Tmpfs { size, mode } => ops::mount_tmpfs(sys, &at, *size, *mode)?,
+                    MountKind::Proc => ops::mount_proc(sys, &at)?,
+                    MountKind::Dev => ops::mount_dev(sys, &at, &self.host(Path::new("/dev")))?,
+                }
+                Ok(Some(at))
+            }
+        }
+    }
+
+    /// Creates `path` and its missing parents inside a mount made by the plan (nothing is
+    /// recorded: the mount goes away with the sandbox).
+    fn create_inside(&self, path: &Path, kind: NodeKind) -> Result<(), MountError> {
+        let mut chain: Vec<&Path> = path
+            .ancestors()
+            .take_while(|p| *p != self.new_root)
+            .collect();
+        chain.reverse();
+        for (i, p) in chain.iter().enumerate() {
+            let last = i + 1 == chain.len();
+            self.create_one(p, if last { kind } else { NodeKind::Dir })?;
+        }
+        Ok(())
+    }
+
+    /// Creates the in-root components from `first_missing` down to `path` on the host,
+    /// recording those it created.
+    fn create_chain(
+        &self,
+        first_missing: &Path,
+        path: &Path,
+        kind: NodeKind,
+        created: &mut Vec<(PathBuf, NodeKind)>,
+    ) -> Result<(), MountError> {
+        let mut chain: Vec<&Path> = path
+            .ancestors()
+            .take_while(|p| p.starts_with(first_missing))
+            .collect();
+        chain.reverse();
+        for (i, p) in chain.iter().enumerate() {
+            let node = if i + 1 == chain.len() {
+                kind
+            } else {
+                NodeKind::Dir
+            };
+            let at = self.inside(p);
+            if self.create_one(&at, node)? {
+                created.push((at, node));
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates one node; `Ok(false)` when a directory was already there.
+    fn create_one(&self, at: &Path, kind: NodeKind) -> Result<bool, MountError> {
+        let result = match kind {
+            NodeKind::Dir => self.sys.mkdir(at, 0o755),
+            NodeKind::File => self.sys.create_file(at, 0o644),
+        };
+        match result {
+            Ok(()) => Ok(true),
+            Err(Errno::EEXIST) => Ok(false),
+            Err(errno) => Err(sys_err(match kind {
+                NodeKind::Dir => Call::Mkdir {
+                    path: at.to_path_buf(),
+                    mode: 0o755,
+                },
+                NodeKind::File => Call::CreateFile {
+                    path: at.to_path_buf(),
+                    mode: 0o644,
+                },
+            })(errno)),
+        }
+    }
+}
+
+impl ValidatedPlan {
+    /// Builds the new root and pivots into it. For a sandbox in its own mount namespace.
+    ///
+    /// Preconditions: the caller is in a mount namespace of its own (usually with a user
+    /// namespace that maps it to root); the `ns` crate has made `/` recursively private (this
+    /// is repeated here, harmlessly). The process must be single-threaded if it goes on to
+    /// create more namespaces.
+    ///
+    /// Sequence (as bubblewrap does it):
+    /// 1. `/` is made recursively private, so nothing propagates to the host;
+    /// 2. a tmpfs is mounted on the staging directory, `newroot` and `oldroot` are created in
+    ///    it, and `pivot_root` makes it the root with the host's root at `/oldroot`;
+    /// 3. the steps run with the host at `/oldroot` and the new root at `/newroot`: the root is
+    ///    bound recursively, made read-only, writable paths are bound on top and made
+    ///    read-write, extra mounts follow; mount points are never created on the host (the
+    ///    validation refused missing ones, except inside a tmpfs or dev the plan mounted);
+    /// 4. `/oldroot` is detached and `pivot_root(".", ".")` in `/newroot` plus a detach of the
+    ///    old root leaves the new root as `/`, with the current directory `/`.
+    ///
+    /// On error the namespace is left half-built; the caller must not run the sandboxed
+    /// command (fail closed) and the namespace disappears with its last process.
+    ///
+    /// What keeps the root read-only afterwards: the read-only flag set here is not locked
+    /// (the kernel locks only flags inherited from a more privileged mount namespace), so a
+    /// process with `CAP_SYS_ADMIN` in the owning user namespace could remount it read-write.
+    /// The backend must therefore drop `CAP_SYS_ADMIN` (all capabilities) and set
+    /// `no_new_privs` before running the command, or enter a nested user and mount namespace,
+    /// whose copy of every mount has its read-only flag locked (`MNT_LOCK_READONLY`); the
+    /// integration tests check both the hole and the nested-namespace lock.
+    pub fn apply<S: Syscall + ?Sized>(&self, sys: &S) -> Result<(), MountError> {
+        if self.mode != ApplyMode::Namespace {
+            return Err(MountError::WrongMode {
+                validated: self.mode.name(),
+                used: ApplyMode::Namespace.name(),
+            });
+        }
+        let slash = Path::new("/");
+        ops::set_propagation(sys, slash, ops::Propagation::Private, true)?;
+        let staging = &self.staging;
+        ops::mount(
+            sys,
+            Some(Path::new("tmpfs")),
+            staging,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some("mode=0755"),
+        )?;
+        ops::mkdir(sys, &staging.join(NEW_ROOT), 0o755)?;
+        ops::mkdir(sys, &staging.join(OLD_ROOT), 0o755)?;
+        let put_old = staging.join(OLD_ROOT);
+        sys.pivot_root(staging, &put_old)
+            .map_err(sys_err(Call::PivotRoot {
+                new_root: staging.clone(),
+                put_old: put_old.clone(),
+            }))?;
+        ops::chdir(sys, slash)?;
+        let exec = Exec {
+            sys,
+            new_root: slash.join(NEW_ROOT),
+            host: slash.join(OLD_ROOT),
+        };
+        let mut created = Vec::new();
+        for step in &self.steps {
+            exec.step(step, &mut created)?;
+        }
+        ops::unmount(sys, &exec.host, true)?;
+        ops::pivot_into(sys, &exec.new_root)
+    }
+
+    /// Mounts in place under the root directory, for a chroot sandbox, and returns a guard
+    /// that undoes it.
+    ///
+    /// Run it in a private mount namespace (`unshare(CLONE_NEWNS)` and `/` made recursively
+    /// private) so that nothing propagates to the host's other mounts; the guard still cleans
+    /// up for callers that cannot. Missing mount points are created on the host (recorded);
+    /// on error everything done so far is undone before the error is returned.
+    pub fn apply_chroot<'s, S: Syscall + ?Sized>(
+        &self,
+        sys: &'s S,
+    ) -> Result<ChrootMounts<'s, S>, MountError> {
+        if self.mode != ApplyMode::Chroot {
+            return Err(MountError::WrongMode {
+                validated: self.mode.name(),
+                used: ApplyMode::Chroot.name(),
+            });
+        }
+        let exec = Exec {
+            sys,
+            new_root: self.root.clone(),
+            host: PathBuf::from("/"),
+        };
+        let mut guard = ChrootMounts {
+            sys,
+            mounted: Vec::new(),
+            created: Vec::new(),
+        };
+        for step in &self.steps {
+            let mounted = exec.step(step, &mut guard.created)?;
+            guard.mounted.extend(mounted);
+        }
+        Ok(guard)
+    }
+}
+
+/// Undoes [`ValidatedPlan::apply_chroot`]: on drop (or [`ChrootMounts::release`]) every
+/// mount it made is detached in reverse order (`MNT_DETACH` of the top mount at each target,
+/// which also removes the submounts a recursive bind copied, and nothing that was there
+/// before), then the mount points it created are removed, in reverse order.
+#[must_use = "dropping the guard unmounts everything at once"]
+pub struct ChrootMounts<'s, S: Syscall + ?Sized> {
+    sys: &'s S,
+    mounted: Vec<PathBuf>,
+    created: Vec<(PathBuf, NodeKind)>,
+}
+
+impl<S: Syscall + ?Sized> std::fmt::Debug for ChrootMounts<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChrootMounts")
+            .field("mounted", &self.mounted)
+            .field("created", &self.created)
+            .finish()
+    }
+}
+
+impl<S: Syscall + ?Sized> ChrootMounts<'_, S> {
+    /// The host paths mounted on, in mounting order.
+    pub fn mounted(&self) -> &[PathBuf] {
+        &self.mounted
+    }
+
+    /// The host paths created as mount points, in creation order.
+    pub fn created(&self) -> Vec<PathBuf> {
+        self.created.iter().map(|(p, _)| p.clone()).collect()
+    }
+
+    /// Undoes everything now and reports the first failure (the rest is still attempted).
+    pub fn release(mut self) -> Result<(), MountError> {
+        self.undo()
+    }
+
+    fn undo(&mut self) -> Result<(), MountError> {
+        let mut first = None;
+        for point in self.mounted.drain(..).rev() {
+            if let Err(e) = ops::unmount(self.sys, &point, true) {
+                first.get_or_insert(e);
+            }
+        }
+        for (path, kind) in self.created.drain(..).rev() {
+            let result = match kind {
+                NodeKind::Dir => self
+                    .sys
+                    .remove_dir(&path)
+                    .map_err(sys_err(Call::RemoveDir(path.clone()))),
+                NodeKind::File => self
+                    .sys
+                    .remove_file(&path)
+                    .map_err(sys_err(Call::RemoveFile(path.clone()))),
+            };
+            if let Err(e) = result {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+impl<S: Syscall + ?Sized> Drop for ChrootMounts<'_, S> {
+    fn drop(&mut self) {
+        let _ = self.undo();
+    }
+}

@@ -1,0 +1,509 @@
+//! Plan validation: every check that can be made before anything is mounted, and the
+//! resolved list of [`Step`]s that applying the plan performs.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use hutch_pathset::{components, invert, PathSet};
+use nix::sys::statvfs::FsFlags;
+
+use crate::plan::{MountPlan, PlanError, WritableStrategy, LABEL};
+use crate::spec::{MountKind, MountSpec};
+
+/// The two ways of applying a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyMode {
+    /// [`MountPlan::apply`]: inside a private mount namespace (usually with a user namespace),
+    /// build the root in a staging tmpfs and `pivot_root` into it. Never creates anything on
+    /// the host.
+    Namespace,
+    /// [`MountPlan::apply_chroot`]: mount in place under the root directory (the caller then
+    /// `chroot`s); missing mount points are created on the host and removed afterwards.
+    Chroot,
+}
+
+impl ApplyMode {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ApplyMode::Namespace => "the namespace path",
+            ApplyMode::Chroot => "the chroot path",
+        }
+    }
+}
+
+/// What a mount point is, when one must be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    /// A directory.
+    Dir,
+    /// An empty regular file (the target of a file bind).
+    File,
+}
+
+/// One resolved step of a validated plan. Paths without "host" in their name are inside the
+/// new root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Chroot path only: create the missing mount point `path` on the host (the components
+    /// from `first_missing` down, the last one of kind `kind`); removed afterwards.
+    CreateOnHost {
+        /// The mount point.
+        path: PathBuf,
+        /// The highest component that does not exist.
+        first_missing: PathBuf,
+        /// What the last component is.
+        kind: NodeKind,
+    },
+    /// Recursive bind of the host directory `host` onto the new root.
+    BindRoot {
+        /// The canonical host path of the root.
+        host: PathBuf,
+    },
+    /// Make the mount at `path` and every mount below it read-only.
+    ReadOnly {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Recursive bind of `path` onto itself, then clear read-only on that one mount.
+    Writable {
+        /// The writable path.
+        path: PathBuf,
+    },
+    /// Inverted strategy: recursive bind of `path` onto itself, then make it read-only
+    /// recursively.
+    ReadOnlyPath {
+        /// The path.
+        path: PathBuf,
+    },
+    /// An extra mount (normalised target, canonical bind source).
+    Mount {
+        /// The mount.
+        spec: MountSpec,
+        /// Create the missing mount point first, inside a tmpfs or dev mounted earlier by the
+        /// plan.
+        create: Option<NodeKind>,
+    },
+}
+
+/// A plan that passed validation: the resolved steps, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidatedPlan {
+    pub(crate) mode: ApplyMode,
+    pub(crate) root: PathBuf,
+    pub(crate) staging: PathBuf,
+    pub(crate) steps: Vec<Step>,
+    pub(crate) skipped_symlinks: Vec<PathBuf>,
+}
+
+impl ValidatedPlan {
+    /// The mode this plan was validated for.
+    pub fn mode(&self) -> ApplyMode {
+        self.mode
+    }
+
+    /// The canonical host path of the new root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The resolved steps, in order.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// Inverted strategy: symlinks that could not be made read-only (a symlink cannot be
+    /// bind-mounted; it can only be replaced through a write to its parent directory).
+    pub fn skipped_symlinks(&self) -> &[PathBuf] {
+        &self.skipped_symlinks
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::CreateOnHost { path, kind, .. } => {
+                let what = if *kind == NodeKind::Dir {
+                    "directory"
+                } else {
+                    "file"
+                };
+                write!(
+                    f,
+                    "{:LABEL$} {} ({what} on the host, removed afterwards)",
+                    "create",
+                    path.display()
+                )
+            }
+            Step::BindRoot { host } => {
+                write!(
+                    f,
+                    "{:LABEL$} {} -> / (recursive bind)",
+                    "root",
+                    host.display()
+                )
+            }
+            Step::ReadOnly { path } => {
+                write!(f, "{:LABEL$} {} (recursive)", "read-only", path.display())
+            }
+            Step::Writable { path } => {
+                write!(
+                    f,
+                    "{:LABEL$} {} (read-write bind on top)",
+                    "writable",
+                    path.display()
+                )
+            }
+            Step::ReadOnlyPath { path } => {
+                write!(
+                    f,
+                    "{:LABEL$} {} (inverted, recursive)",
+                    "read-only",
+                    path.display()
+                )
+            }
+            Step::Mount { spec, create } => {
+                write!(f, "{:LABEL$} {spec}", "mount")?;
+                if create.is_some() {
+                    write!(f, " (mount point created)")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl fmt::Display for ValidatedPlan {
+    /// One line per step, as `hutch plan` prints it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.mode == ApplyMode::Namespace {
+            writeln!(
+                f,
+                "{:LABEL$} tmpfs on {} (private to the mount namespace)",
+                "staging",
+                self.staging.display()
+            )?;
+        }
+        for step in &self.steps {
+            writeln!(f, "{step}")?;
+        }
+        for link in &self.skipped_symlinks {
+            writeln!(
+                f,
+                "{:LABEL$} {} (symlink: cannot be made read-only)",
+                "skipped",
+                link.display()
+            )?;
+        }
+        if self.mode == ApplyMode::Namespace {
+            writeln!(f, "{:LABEL$} into the new root, old root detached", "pivot")?;
+        }
+        Ok(())
+    }
+}
+
+/// What lies at a path inside the root, found without following symlinks.
+enum Lookup {
+    Found { is_dir: bool },
+    Missing { first_missing: PathBuf },
+    Symlink { at: PathBuf },
+}
+
+/// Walks `inside` (absolute, normalised) component by component under `base` with `lstat`.
+fn lookup(base: &Path, inside: &Path) -> Lookup {
+    let mut host = base.to_path_buf();
+    let mut at = PathBuf::from("/");
+    let mut is_dir = true;
+    for name in components(inside).into_iter().flatten() {
+        host.push(name);
+        at.push(name);
+        match std::fs::symlink_metadata(&host) {
+            Ok(meta) if meta.file_type().is_symlink() => return Lookup::Symlink { at },
+            Ok(meta) => is_dir = meta.is_dir(),
+            Err(_) => return Lookup::Missing { first_missing: at },
+        }
+    }
+    Lookup::Found { is_dir }
+}
+
+/// `inside` below `prefix`, component by component (`prefix` + `/a/b` = `prefix/a/b`).
+pub(crate) fn under(prefix: &Path, inside: &Path) -> PathBuf {
+    let mut out = prefix.to_path_buf();
+    for name in components(inside).into_iter().flatten() {
+        out.push(name);
+    }
+    out
+}
+
+fn io_invalid(msg: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg.to_string())
+}
+
+/// An extra mount after the spec checks.
+struct Resolved {
+    spec: MountSpec,
+    source_is_dir: bool,
+}
+
+pub(crate) fn validate(plan: &MountPlan, mode: ApplyMode) -> Result<ValidatedPlan, PlanError> {
+    let root_err = |source| PlanError::Root {
+        path: plan.root.clone(),
+        source,
+    };
+    let root = std::fs::canonicalize(&plan.root).map_err(root_err)?;
+    if !root.is_dir() {
+        return Err(root_err(io::Error::from(io::ErrorKind::NotADirectory)));
+    }
+    let staging = if mode == ApplyMode::Namespace {
+        let staging_err = |source| PlanError::Staging {
+            path: plan.staging.clone(),
+            source,
+        };
+        let staging = std::fs::canonicalize(&plan.staging).map_err(staging_err)?;
+        if !staging.is_dir() {
+            return Err(staging_err(io::Error::from(io::ErrorKind::NotADirectory)));
+        }
+        if staging == Path::new("/") {
+            return Err(staging_err(io_invalid(
+                "the staging directory must not be /",
+            )));
+        }
+        staging
+    } else {
+        plan.staging.clone()
+    };
+
+    let resolved = resolve_specs(plan)?;
+
+    let mut writable = PathSet::new();
+    for entry in &plan.writable {
+        writable
+            .insert(entry)
+            .map_err(|source| PlanError::BadWritable {
+                path: entry.clone(),
+                source,
+            })?;
+    }
+    let writable = writable.minimized();
+    let read_only = plan.read_only && !writable.contains(Path::new("/"));
+    let members = if read_only {
+        writable.members()
+    } else {
+        Vec::new()
+    };
+    for w in &members {
+        check_writable(&root, w, plan.strategy, &resolved)?;
+    }
+
+    let mut steps = Vec::new();
+    let mut skipped_symlinks = Vec::new();
+    let mut middle = Vec::new();
+    let mut needs_root_bind = mode == ApplyMode::Namespace;
+    if read_only {
+        match plan.strategy {
+            WritableStrategy::BindOnTop => {
+                needs_root_bind = true;
+                middle.push(Step::ReadOnly { path: "/".into() });
+                middle.extend(members.iter().map(|w| Step::Writable { path: w.clone() }));
+            }
+            WritableStrategy::Inverted => {
+                let inversion = invert(&root, &writable)?;
+                if inversion.readonly.iter().any(|p| p == Path::new("/")) {
+                    needs_root_bind = true;
+                    middle.push(Step::ReadOnly { path: "/".into() });
+                } else {
+                    middle.extend(
+                        inversion
+                            .readonly
+                            .into_iter()
+                            .map(|path| Step::ReadOnlyPath { path }),
+                    );
+                }
+                skipped_symlinks = inversion.symlinks;
+            }
+        }
+    }
+    if mode == ApplyMode::Chroot && needs_root_bind && root == Path::new("/") {
+        return Err(PlanError::ReadOnlySlashInPlace);
+    }
+
+    let (creates, mounts) = mount_steps(&root, mode, &resolved)?;
+    steps.extend(creates);
+    if needs_root_bind {
+        steps.push(Step::BindRoot { host: root.clone() });
+    }
+    steps.extend(middle);
+    steps.extend(mounts);
+    Ok(ValidatedPlan {
+        mode,
+        root,
+        staging,
+        steps,
+        skipped_symlinks,
+    })
+}
+
+fn resolve_specs(plan: &MountPlan) -> Result<Vec<Resolved>, PlanError> {
+    let mut out = Vec::with_capacity(plan.mounts.len());
+    for (i, spec) in plan.mounts.iter().enumerate() {
+        let index = i + 1;
+        let target = spec.check().map_err(|reason| PlanError::BadSpec {
+            index,
+            spec: spec.to_string(),
+            reason,
+        })?;
+        let (kind, source_is_dir) = match spec.kind() {
+            MountKind::Bind { source, read_only } => {
+                let missing = |e: io::Error| PlanError::SourceMissing {
+                    index,
+                    spec: spec.to_string(),
+                    path: source.clone(),
+                    source: e,
+                };
+                let canonical = std::fs::canonicalize(source).map_err(missing)?;
+                let is_dir = canonical.is_dir();
+                (
+                    MountKind::Bind {
+                        source: canonical,
+                        read_only: *read_only,
+                    },
+                    is_dir,
+                )
+            }
+            other => (other.clone(), true),
+        };
+        out.push(Resolved {
+            spec: MountSpec::new(kind, target),
+            source_is_dir,
+        });
+    }
+    Ok(out)
+}
+
+fn check_writable(
+    root: &Path,
+    w: &Path,
+    strategy: WritableStrategy,
+    resolved: &[Resolved],
+) -> Result<(), PlanError> {
+    match lookup(root, w) {
+        Lookup::Missing { .. } => return Err(PlanError::WritableMissing(w.to_path_buf())),
+        Lookup::Symlink { at } => {
+            return Err(PlanError::WritableThroughSymlink {
+                path: w.to_path_buf(),
+                at,
+            })
+        }
+        Lookup::Found { .. } => {}
+    }
+    if strategy == WritableStrategy::BindOnTop {
+        let host = under(root, w);
+        let flags = nix::sys::statvfs::statvfs(&host).map(|s| s.flags());
+        if flags.is_ok_and(|f| f.contains(FsFlags::ST_RDONLY)) {
+            return Err(PlanError::WritableOnReadOnlyMount(w.to_path_buf()));
+        }
+    }
+    if let Some((i, r)) = resolved
+        .iter()
+        .enumerate()
+        .find(|(_, r)| w.starts_with(r.spec.target()))
+    {
+        return Err(PlanError::WritableShadowed {
+            path: w.to_path_buf(),
+            index: i + 1,
+            spec: r.spec.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The steps of the extra mounts, and (chroot path) the host mount points to create first.
+fn mount_steps(
+    root: &Path,
+    mode: ApplyMode,
+    resolved: &[Resolved],
+) -> Result<(Vec<Step>, Vec<Step>), PlanError> {
+    let mut creates = Vec::new();
+    let mut mounts = Vec::new();
+    for (i, r) in resolved.iter().enumerate() {
+        let index = i + 1;
+        let target = r.spec.target();
+        let needs_dir = r.source_is_dir;
+        let kind = if needs_dir {
+            NodeKind::Dir
+        } else {
+            NodeKind::File
+        };
+        // The latest earlier extra mount that covers this target decides where it lives.
+        let cover = resolved[..i]
+            .iter()
+            .rev()
+            .find(|earlier| target.starts_with(earlier.spec.target()));
+        let (base, rest) = match cover.map(|c| (c.spec.kind(), c.spec.target())) {
+            Some((MountKind::Tmpfs { .. } | MountKind::Dev, at)) => {
+                let create = (target != at).then_some(kind);
+                mounts.push(Step::Mount {
+                    spec: r.spec.clone(),
+                    create,
+                });
+                continue;
+            }
+            Some((MountKind::Proc, _)) => {
+                mounts.push(Step::Mount {
+                    spec: r.spec.clone(),
+                    create: None,
+                });
+                continue;
+            }
+            Some((MountKind::Bind { source, .. }, at)) => {
+                let rest = target.strip_prefix(at).unwrap_or(Path::new(""));
+                (source.clone(), Path::new("/").join(rest))
+            }
+            None => (root.to_path_buf(), target.to_path_buf()),
+        };
+        let in_bind = cover.is_some();
+        let spec = r.spec.to_string();
+        match lookup(&base, &rest) {
+            Lookup::Found { is_dir } => {
+                if is_dir != needs_dir {
+                    let name = |d: bool| if d { "a directory" } else { "not a directory" };
+                    return Err(PlanError::TargetKind {
+                        index,
+                        spec,
+                        target: target.to_path_buf(),
+                        found: name(is_dir),
+                        expected: name(needs_dir),
+                    });
+                }
+            }
+            Lookup::Symlink { at } => {
+                let at = if in_bind { target.to_path_buf() } else { at };
+                return Err(PlanError::TargetThroughSymlink { index, spec, at });
+            }
+            Lookup::Missing { first_missing } => {
+                if mode == ApplyMode::Namespace || in_bind {
+                    let missing = if in_bind {
+                        target.to_path_buf()
+                    } else {
+                        first_missing
+                    };
+                    return Err(PlanError::MountPointMissing {
+                        index,
+                        spec,
+                        missing,
+                    });
+                }
+                creates.push(Step::CreateOnHost {
+                    path: target.to_path_buf(),
+                    first_missing,
+                    kind,
+                });
+            }
+        }
+        mounts.push(Step::Mount {
+            spec: r.spec.clone(),
+            create: None,
+        });
+    }
+    Ok((creates, mounts))
+}

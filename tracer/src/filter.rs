@@ -1,0 +1,297 @@
+//! The hand-rolled, flag-aware seccomp-bpf program installed in the child before `execve`.
+//!
+//! Shape (x86_64 only):
+//! 1. `arch != AUDIT_ARCH_X86_64` (i386 `int 0x80`, anything else) → `KILL_PROCESS`;
+//! 2. `nr >= 0x40000000` (the x32 ABI) → `KILL_PROCESS`;
+//! 3. `open`/`openat` → `TRACE` only when the flags hold `O_WRONLY`, `O_RDWR`, `O_CREAT`,
+//!    `O_TRUNC` or `__O_TMPFILE`, otherwise `ALLOW` (read-only opens never stop);
+//! 4. `clone` with `CLONE_UNTRACED` → `ERRNO(EPERM)`; `clone3` → `ERRNO(ENOSYS)` (its flags sit
+//!    behind a pointer; libc falls back to `clone`), so every child is auto-attached;
+//! 5. `io_uring_setup`/`_enter`/`_register` → `ERRNO(ENOSYS)`; `open_by_handle_at`, `ptrace`,
+//!    `process_vm_writev`, `move_mount`, `mount_setattr` → `ERRNO(EPERM)`;
+//! 6. with the network off: `socket` of a non-`AF_UNIX` family and every `connect` → `TRACE`;
+//! 7. every other call of [`crate::syscalls::TABLE`] → `TRACE`;
+//! 8. everything else → `ALLOW` (cacheable by the kernel's constant-action bitmap).
+
+use crate::syscalls::TABLE;
+
+const BPF_LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+const BPF_JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+const BPF_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+const BPF_JSET_K: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
+const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+
+/// `AUDIT_ARCH_X86_64`.
+pub(crate) const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+const X32_BIT: u32 = 0x4000_0000;
+const OFF_NR: u32 = 0;
+const OFF_ARCH: u32 = 4;
+/// Offset of the low 32 bits of argument `i` (little endian).
+const fn off_arg(i: u32) -> u32 {
+    16 + 8 * i
+}
+
+const RET_ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+const RET_TRACE: u32 = libc::SECCOMP_RET_TRACE;
+const RET_KILL: u32 = libc::SECCOMP_RET_KILL_PROCESS;
+const fn ret_errno(errno: i32) -> u32 {
+    libc::SECCOMP_RET_ERRNO | (errno as u32 & libc::SECCOMP_RET_DATA)
+}
+
+/// Flags that make an `open` a write. `__O_TMPFILE` alone: `O_TMPFILE` includes `O_DIRECTORY`,
+/// which would stop every `opendir`.
+pub(crate) const OPEN_WRITE_FLAGS: u32 =
+    (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) as u32 | 0o2000_0000;
+
+/// `CLONE_UNTRACED`.
+const CLONE_UNTRACED: u32 = 0x0080_0000;
+
+fn stmt(code: u16, k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+    libc::sock_filter { code, jt, jf, k }
+}
+
+/// `if nr == n { A = low32(args[arg]); if A & mask { return hit } else { return miss } }`
+fn arg_test(
+    prog: &mut Vec<libc::sock_filter>,
+    nr: i64,
+    arg: u32,
+    test: u16,
+    k: u32,
+    hit: u32,
+    miss: u32,
+) {
+    prog.push(jump(BPF_JEQ_K, nr as u32, 0, 4));
+    prog.push(stmt(BPF_LD_W_ABS, off_arg(arg)));
+    prog.push(jump(test, k, 0, 1));
+    prog.push(stmt(BPF_RET_K, hit));
+    prog.push(stmt(BPF_RET_K, miss));
+}
+
+fn fixed(prog: &mut Vec<libc::sock_filter>, nr: i64, action: u32) {
+    prog.push(jump(BPF_JEQ_K, nr as u32, 0, 1));
+    prog.push(stmt(BPF_RET_K, action));
+}
+
+/// Builds the program for a policy with the network on or off.
+pub(crate) fn build(network: bool) -> Vec<libc::sock_filter> {
+    let mut prog = vec![
+        stmt(BPF_LD_W_ABS, OFF_ARCH),
+        jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
+        stmt(BPF_RET_K, RET_KILL),
+        stmt(BPF_LD_W_ABS, OFF_NR),
+        jump(BPF_JGE_K, X32_BIT, 0, 1),
+        stmt(BPF_RET_K, RET_KILL),
+    ];
+    arg_test(
+        &mut prog,
+        libc::SYS_openat,
+        2,
+        BPF_JSET_K,
+        OPEN_WRITE_FLAGS,
+        RET_TRACE,
+        RET_ALLOW,
+    );
+    arg_test(
+        &mut prog,
+        libc::SYS_open,
+        1,
+        BPF_JSET_K,
+        OPEN_WRITE_FLAGS,
+        RET_TRACE,
+        RET_ALLOW,
+    );
+    arg_test(
+        &mut prog,
+        libc::SYS_clone,
+        0,
+        BPF_JSET_K,
+        CLONE_UNTRACED,
+        ret_errno(libc::EPERM),
+        RET_ALLOW,
+    );
+    fixed(&mut prog, libc::SYS_clone3, ret_errno(libc::ENOSYS));
+    for nr in [
+        libc::SYS_io_uring_setup,
+        libc::SYS_io_uring_enter,
+        libc::SYS_io_uring_register,
+    ] {
+        fixed(&mut prog, nr, ret_errno(libc::ENOSYS));
+    }
+    for nr in [
+        libc::SYS_open_by_handle_at,
+        libc::SYS_ptrace,
+        libc::SYS_process_vm_writev,
+        libc::SYS_move_mount,
+        libc::SYS_mount_setattr,
+    ] {
+        fixed(&mut prog, nr, ret_errno(libc::EPERM));
+    }
+    if !network {
+        // socket(AF_UNIX, ..) stays allowed; any other family stops.
+        arg_test(
+            &mut prog,
+            libc::SYS_socket,
+            0,
+            BPF_JEQ_K,
+            libc::AF_UNIX as u32,
+            RET_ALLOW,
+            RET_TRACE,
+        );
+        fixed(&mut prog, libc::SYS_connect, RET_TRACE);
+    }
+    for (nr, _) in TABLE {
+        if matches!(
+            *nr,
+            libc::SYS_open | libc::SYS_openat | libc::SYS_socket | libc::SYS_connect
+        ) {
+            continue;
+        }
+        fixed(&mut prog, *nr, RET_TRACE);
+    }
+    prog.push(stmt(BPF_RET_K, RET_ALLOW));
+    prog
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny cBPF interpreter for the subset the builder emits.
+    fn run(prog: &[libc::sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+        let mut data = vec![0u8; 64];
+        data[0..4].copy_from_slice(&nr.to_le_bytes());
+        data[4..8].copy_from_slice(&arch.to_le_bytes());
+        for (i, a) in args.iter().enumerate() {
+            data[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_le_bytes());
+        }
+        let (mut pc, mut acc) = (0usize, 0u32);
+        loop {
+            let ins = prog[pc];
+            pc += 1;
+            match ins.code {
+                BPF_LD_W_ABS => {
+                    let o = ins.k as usize;
+                    acc = u32::from_le_bytes(data[o..o + 4].try_into().unwrap());
+                }
+                BPF_RET_K => return ins.k,
+                code => {
+                    let taken = match code {
+                        BPF_JEQ_K => acc == ins.k,
+                        BPF_JGE_K => acc >= ins.k,
+                        BPF_JSET_K => acc & ins.k != 0,
+                        _ => panic!("unknown insn"),
+                    };
+                    pc += usize::from(if taken { ins.jt } else { ins.jf });
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decisions() {
+        let prog = build(false);
+        let a = AUDIT_ARCH_X86_64;
+        let nr = |n: i64| n as u32;
+        assert_eq!(run(&prog, a, nr(libc::SYS_getppid), [0; 6]), RET_ALLOW);
+        assert_eq!(
+            run(
+                &prog,
+                a,
+                nr(libc::SYS_openat),
+                [0, 0, libc::O_RDONLY as u64, 0, 0, 0]
+            ),
+            RET_ALLOW
+        );
+        let dir = (libc::O_RDONLY | libc::O_DIRECTORY) as u64;
+        assert_eq!(
+            run(&prog, a, nr(libc::SYS_openat), [0, 0, dir, 0, 0, 0]),
+            RET_ALLOW
+        );
+        for flags in [
+            libc::O_WRONLY,
+            libc::O_RDWR,
+            libc::O_CREAT,
+            libc::O_TRUNC,
+            libc::O_TMPFILE,
+        ] {
+            assert_eq!(
+                run(
+                    &prog,
+                    a,
+                    nr(libc::SYS_openat),
+                    [0, 0, flags as u64, 0, 0, 0]
+                ),
+                RET_TRACE
+            );
+            assert_eq!(
+                run(&prog, a, nr(libc::SYS_open), [0, flags as u64, 0, 0, 0, 0]),
+                RET_TRACE
+            );
+        }
+        assert_eq!(run(&prog, a, nr(libc::SYS_unlinkat), [0; 6]), RET_TRACE);
+        assert_eq!(run(&prog, a, nr(libc::SYS_fchmod), [0; 6]), RET_TRACE);
+        assert_eq!(
+            run(&prog, a, nr(libc::SYS_io_uring_setup), [0; 6]),
+            ret_errno(libc::ENOSYS)
+        );
+        assert_eq!(
+            run(&prog, a, nr(libc::SYS_open_by_handle_at), [0; 6]),
+            ret_errno(libc::EPERM)
+        );
+        assert_eq!(
+            run(
+                &prog,
+                a,
+                nr(libc::SYS_clone),
+                [0x0080_0000 | 17, 0, 0, 0, 0, 0]
+            ),
+            ret_errno(libc::EPERM)
+        );
+        assert_eq!(
+            run(&prog, a, nr(libc::SYS_clone), [17, 0, 0, 0, 0, 0]),
+            RET_ALLOW
+        );
+        assert_eq!(
+            run(
+                &prog,
+                a,
+                nr(libc::SYS_socket),
+                [libc::AF_UNIX as u64, 0, 0, 0, 0, 0]
+            ),
+            RET_ALLOW
+        );
+        assert_eq!(
+            run(
+                &prog,
+                a,
+                nr(libc::SYS_socket),
+                [libc::AF_INET as u64, 0, 0, 0, 0, 0]
+            ),
+            RET_TRACE
+        );
+        assert_eq!(run(&prog, a, nr(libc::SYS_connect), [0; 6]), RET_TRACE);
+        // Foreign architectures and x32 are killed, never allowed.
+        assert_eq!(run(&prog, 0x4000_0003, 5, [0; 6]), RET_KILL);
+        assert_eq!(run(&prog, a, 0x4000_0000 | 2, [0; 6]), RET_KILL);
+        let open = build(true);
+        assert_eq!(
+            run(
+                &open,
+                a,
+                nr(libc::SYS_socket),
+                [libc::AF_INET as u64, 0, 0, 0, 0, 0]
+            ),
+            RET_ALLOW
+        );
+        assert_eq!(run(&open, a, nr(libc::SYS_connect), [0; 6]), RET_ALLOW);
+    }
+}

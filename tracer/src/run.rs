@@ -1,0 +1,310 @@
+//! The wait loop: one blocking `wait4(-1, __WALL | __WNOTHREAD)` on the calling thread.
+
+use std::collections::HashSet;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hutch_pathset::PathSet;
+use nix::errno::Errno;
+
+use crate::command::{setup_error, Tracer};
+use crate::error::TraceError;
+use crate::outcome::{
+    ExitStatus, LandlockStatus, NetworkViolation, Observer, TraceOutcome, Usage, Violation,
+};
+use crate::stop::{Event, Stop};
+use crate::{sandbox, sys};
+
+const OPTIONS: libc::c_int = libc::PTRACE_O_EXITKILL
+    | libc::PTRACE_O_TRACESECCOMP
+    | libc::PTRACE_O_TRACESYSGOOD
+    | libc::PTRACE_O_TRACEFORK
+    | libc::PTRACE_O_TRACEVFORK
+    | libc::PTRACE_O_TRACECLONE
+    | libc::PTRACE_O_TRACEEXEC;
+
+/// What a run records.
+#[derive(Default)]
+pub(crate) struct Records {
+    pub(crate) violations: Vec<Violation>,
+    pub(crate) ownerships: Vec<(PathBuf, u32, u32)>,
+    pub(crate) modes: Vec<(PathBuf, u32)>,
+    pub(crate) network: Vec<NetworkViolation>,
+    pub(crate) leftovers: Vec<u32>,
+}
+
+/// One traced run.
+pub(crate) struct Session<'s> {
+    pub(crate) writable: PathSet,
+    pub(crate) implicit: PathSet,
+    pub(crate) collect_only: bool,
+    pub(crate) network: bool,
+    pub(crate) fake_ownership: bool,
+    wait_for_all: bool,
+    observer: Option<&'s mut dyn Observer>,
+    main: i32,
+    exe: PathBuf,
+    report: OwnedFd,
+    landlock: LandlockStatus,
+    tracees: HashSet<i32>,
+    killed: HashSet<i32>,
+    killing: bool,
+    main_status: Option<ExitStatus>,
+    usage: Usage,
+    /// The chroot of the whole run, if any.
+    pub(crate) fixed_root: Option<PathBuf>,
+    /// Set once a chroot or pivot_root was allowed: roots are then read per call.
+    pub(crate) root_may_differ: bool,
+    abort: Option<TraceError>,
+    pub(crate) records: Records,
+    pub(crate) buf: Vec<u8>,
+}
+
+fn tv(t: libc::timeval) -> Duration {
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_usec).unwrap_or(0) * 1000,
+    )
+}
+
+fn tgid_of(tid: i32) -> i32 {
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(tid)
+}
+
+/// ESRCH on a resume means the tracee died meanwhile: its exit is reported later.
+fn tolerate_gone(result: Result<(), Errno>, call: &'static str) -> Result<(), TraceError> {
+    match result {
+        Ok(()) | Err(Errno::ESRCH) => Ok(()),
+        Err(errno) => Err(TraceError::Sys { call, errno }),
+    }
+}
+
+impl<'s> Session<'s> {
+    pub(crate) fn new(
+        tracer: &'s mut Tracer<'_>,
+        main: i32,
+        writable: PathSet,
+        landlock: LandlockStatus,
+        report: OwnedFd,
+        exe: PathBuf,
+    ) -> Session<'s> {
+        let root = tracer.chroot.clone();
+        let mut implicit = PathSet::new();
+        for dev in sandbox::IMPLICIT_WRITABLE {
+            let path = match &root {
+                Some(root) => root.join(dev.trim_start_matches('/')),
+                None => PathBuf::from(dev),
+            };
+            let _ = implicit.insert(path);
+        }
+        let policy = &tracer.policy;
+        Session {
+            writable,
+            implicit,
+            collect_only: policy.collect_only,
+            network: policy.network,
+            fake_ownership: policy.fake_ownership,
+            wait_for_all: policy.wait_for_all,
+            observer: match tracer.observer.as_mut() {
+                Some(o) => Some(&mut **o),
+                None => None,
+            },
+            main,
+            exe,
+            report,
+            landlock,
+            tracees: HashSet::from([main]),
+            killed: HashSet::new(),
+            killing: false,
+            main_status: None,
+            usage: Usage::default(),
+            root_may_differ: root.is_some(),
+            fixed_root: root,
+            abort: None,
+            records: Records::default(),
+            buf: Vec::with_capacity(crate::resolve::PATH_MAX),
+        }
+    }
+
+    /// Seizes the child, runs the `child_initialized` hook, releases the child and traces
+    /// until every tracee is gone.
+    pub(crate) fn start(mut self, release: OwnedFd) -> Result<TraceOutcome, TraceError> {
+        if let Err(errno) = sys::seize(self.main, OPTIONS) {
+            drop(release);
+            self.fail(TraceError::Sys {
+                call: "PTRACE_SEIZE",
+                errno,
+            });
+        } else if let Some(Err(e)) = self
+            .observer
+            .as_mut()
+            .map(|o| o.child_initialized(self.main as u32))
+        {
+            drop(release);
+            self.fail(TraceError::Observer(e));
+        } else if let Err(errno) = sys::release(release) {
+            self.fail(TraceError::Sys {
+                call: "release",
+                errno,
+            });
+        }
+        self.trace_loop();
+        if let Some(err) = self.abort.take() {
+            return Err(err);
+        }
+        if let Some((stage, errno)) = sys::read_report(&self.report) {
+            return Err(setup_error(stage, errno, &self.exe));
+        }
+        let status = self.main_status.ok_or(TraceError::Sys {
+            call: "wait4",
+            errno: Errno::ECHILD,
+        })?;
+        let records = std::mem::take(&mut self.records);
+        Ok(TraceOutcome {
+            status,
+            violations: records.violations,
+            ownerships: records.ownerships,
+            modes: records.modes,
+            network: records.network,
+            leftovers: records.leftovers,
+            landlock: self.landlock,
+            usage: self.usage,
+        })
+    }
+
+    /// Records a fatal error and kills the whole tree; the loop then drains it.
+    fn fail(&mut self, err: TraceError) {
+        if self.abort.is_none() {
+            self.abort = Some(err);
+        }
+        self.kill_all();
+    }
+
+    fn kill_all(&mut self) {
+        self.killing = true;
+        let mut tids: Vec<(i32, i32)> = self.tracees.iter().map(|&t| (t, tgid_of(t))).collect();
+        tids.sort_unstable();
+        for (tid, tgid) in tids {
+            self.kill(tid, tgid);
+        }
+    }
+
+    fn kill(&mut self, tid: i32, tgid: i32) {
+        if self.killed.insert(tid) {
+            let tgid = tgid as u32;
+            if tid != self.main && self.abort.is_none() && !self.records.leftovers.contains(&tgid) {
+                self.records.leftovers.push(tgid);
+            }
+            sys::kill(tid, libc::SIGKILL);
+        }
+    }
+
+    fn add_tracee(&mut self, tid: i32) {
+        if self.tracees.insert(tid) && self.killing {
+            self.kill(tid, tgid_of(tid));
+        }
+    }
+
+    fn trace_loop(&mut self) {
+        while !self.tracees.is_empty() {
+            let waited = match sys::wait_any() {
+                Ok(w) => w,
+                Err(Errno::ECHILD) => break,
+                Err(errno) => {
+                    self.fail(TraceError::Sys {
+                        call: "wait4",
+                        errno,
+                    });
+                    break;
+                }
+            };
+            if let Err(e) = self.step(waited) {
+                self.fail(e);
+            }
+        }
+    }
+
+    fn step(&mut self, waited: sys::Waited) -> Result<(), TraceError> {
+        match Stop::decode(waited.pid, waited.status) {
+            Stop::Exited { pid, code } => self.gone(pid, ExitStatus::Exited(code), &waited.rusage),
+            Stop::Signaled { pid, signal } => {
+                self.gone(pid, ExitStatus::Signaled(signal), &waited.rusage)
+            }
+            Stop::Seccomp(stop) => {
+                if self.killing {
+                    return tolerate_gone(stop.skip(-i64::from(libc::EPERM)), "PTRACE_CONT");
+                }
+                self.seccomp(stop)
+            }
+            Stop::Signal(stop) => tolerate_gone(stop.deliver(), "PTRACE_CONT"),
+            Stop::Group(stop) => tolerate_gone(stop.listen(), "PTRACE_LISTEN"),
+            Stop::Event(stop) => {
+                let pid = stop.pid();
+                self.add_tracee(pid);
+                match stop.event() {
+                    Event::NewChild => {
+                        if let Ok(child) = stop.message() {
+                            self.add_tracee(child as i32);
+                        }
+                    }
+                    Event::Exec => {
+                        if let Ok(former) = stop.message() {
+                            if former as i32 != pid {
+                                self.tracees.remove(&(former as i32));
+                            }
+                        }
+                    }
+                    Event::Attached | Event::Other => {}
+                }
+                tolerate_gone(stop.resume(), "PTRACE_CONT")
+            }
+        }
+    }
+
+    fn gone(
+        &mut self,
+        pid: i32,
+        status: ExitStatus,
+        rusage: &libc::rusage,
+    ) -> Result<(), TraceError> {
+        let known = self.tracees.remove(&pid);
+        if pid == self.main {
+            self.main_status = Some(status);
+            self.usage = Usage {
+                user: tv(rusage.ru_utime),
+                system: tv(rusage.ru_stime),
+                max_rss_kib: u64::try_from(rusage.ru_maxrss).unwrap_or(0),
+            };
+            if !self.wait_for_all && !self.killing {
+                self.kill_all();
+            }
+        }
+        let unexpected =
+            !known || (matches!(status, ExitStatus::Signaled(_)) && !self.killed.contains(&pid));
+        if unexpected && self.abort.is_none() {
+            if let Some(observer) = self.observer.as_mut() {
+                observer
+                    .child_died_unexpectedly(pid as u32)
+                    .map_err(TraceError::Observer)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a violation and tells the observer; an observer error aborts the run.
+    pub(crate) fn violation(&mut self, violation: Violation) {
+        let hook = self.observer.as_mut().map(|o| o.violation(&violation));
+        self.records.violations.push(violation);
+        if let Some(Err(e)) = hook {
+            self.fail(TraceError::Observer(e));
+        }
+    }
+}
