@@ -60,6 +60,11 @@ pub const CASES: &[Case] = &[
     ),
     ("caps_drop_except", caps_drop_except),
     ("exit_like_mirrors_status", exit_like_mirrors_status),
+    ("namespaces_differ_from_host", namespaces_differ_from_host),
+    (
+        "terminal_handed_over_and_back",
+        terminal_handed_over_and_back,
+    ),
 ];
 
 fn is_root() -> bool {
@@ -794,11 +799,105 @@ fn exit_like_mirrors_status() {
     assert_eq!(run_role("sig:28").code(), Some(156));
 }
 
+fn namespaces_differ_from_host() {
+    let kinds = [
+        ("mnt", Namespaces::MOUNT),
+        ("uts", Namespaces::UTS),
+        ("ipc", Namespaces::IPC),
+        ("net", Namespaces::NET),
+        ("pid", Namespaces::PID),
+        ("user", Namespaces::USER),
+        ("cgroup", Namespaces::CGROUP),
+    ];
+    let link = |k: &str| fs::read_link(format!("/proc/self/ns/{k}")).unwrap();
+    let host: Vec<_> = kinds.iter().map(|(k, _)| link(k)).collect();
+    let sb = base(Namespaces::NET | Namespaces::CGROUP);
+    let want = sb.namespaces();
+    let out = run(&sb, move || -> io::Error {
+        let mut bad = Vec::new();
+        for ((name, kind), host) in kinds.iter().zip(&host) {
+            if (link(name) != *host) != want.contains(*kind) {
+                bad.push(*name);
+            }
+        }
+        // chromite's cgroup test: every line of /proc/self/cgroup is at the namespace root.
+        let cg = fs::read_to_string("/proc/self/cgroup").unwrap();
+        if !bad.is_empty() || !cg.lines().all(|l| l.ends_with(":/")) {
+            eprintln!("wrong namespaces: {bad:?}; cgroup {cg:?}");
+            exit(1)
+        }
+        exit(0)
+    });
+    assert_eq!(out, Outcome::Completed(ExitStatus::Exited(0)));
+}
+
+/// Helper role `tty`: run from `script` (so it owns a pseudo-terminal), check the hand-over.
+fn role_tty() {
+    use nix::unistd::{getpgrp, tcgetpgrp};
+    if tcgetpgrp(io::stdin()) != Ok(getpgrp()) {
+        eprintln!("the helper does not own its terminal");
+        exit(4)
+    }
+    let out = base(Namespaces::empty())
+        .spawn(no_setup, || -> io::Error {
+            let fg = tcgetpgrp(io::stdin());
+            if getpgrp() != getpid() || fg != Ok(getpgrp()) {
+                eprintln!(
+                    "command pgrp {} pid {} foreground {fg:?}",
+                    getpgrp(),
+                    getpid()
+                );
+                exit(1)
+            }
+            exit(0)
+        })
+        .unwrap()
+        .wait()
+        .unwrap();
+    if out != Outcome::Completed(ExitStatus::Exited(0)) {
+        eprintln!("{out:?}");
+        exit(2)
+    }
+    if tcgetpgrp(io::stdin()) != Ok(getpgrp()) {
+        eprintln!("the terminal was not given back");
+        exit(3)
+    }
+    // foreground(false): the command stays in the caller's group (invisible from the new pid
+    // namespace, hence 0) and the terminal is not touched.
+    let out = base(Namespaces::empty())
+        .foreground(false)
+        .spawn(no_setup, || -> io::Error {
+            exit(i32::from(getpgrp() == getpid()))
+        })
+        .unwrap()
+        .wait()
+        .unwrap();
+    if out != Outcome::Completed(ExitStatus::Exited(0)) {
+        eprintln!("foreground(false): {out:?}");
+        exit(5)
+    }
+    exit(0)
+}
+
+fn terminal_handed_over_and_back() {
+    let exe = std::env::current_exe().unwrap();
+    let status = Command::new("script")
+        .args(["-qec", exe.to_str().unwrap(), "/dev/null"])
+        .env(ROLE_ENV, "tty")
+        .stdin(Stdio::null())
+        .status();
+    match status {
+        Err(e) => skip(&format!("no `script` to get a pseudo-terminal: {e}")),
+        Ok(st) => assert_eq!(st.code(), Some(0), "tty helper: {st:?}"),
+    }
+}
+
 /// Helper roles, selected by `HUTCH_NS_ROLE`.
 pub fn run_role(role: &str) {
     match role.split_once(':') {
         Some(("exit_like", spec)) => role_exit_like(spec),
         _ if role == "outer" => role_outer(),
+        _ if role == "tty" => role_tty(),
         _ => panic!("unknown role {role}"),
     }
 }
