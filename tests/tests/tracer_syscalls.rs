@@ -95,13 +95,25 @@ fn outside_all_denied(user: User) {
     assert_eq!(t.status, "exited 0", "{t:?}");
     assert_eq!(snapshot(&fx.root), before, "disk changed ({user:?})");
     assert_eq!(t.results().len(), CASES.len(), "{t:?}");
-    assert_eq!(t.violations.len(), CASES.len(), "one record per attempt ({user:?}): {:#?}", t.violations);
+    assert_eq!(
+        t.violations.len(),
+        CASES.len(),
+        "one record per attempt ({user:?}): {:#?}",
+        t.violations
+    );
     for (i, (op, args, syscall, resolved)) in CASES.iter().enumerate() {
         assert_eq!(t.results()[i], "errno:13", "{op} {args:?} ({user:?})");
         let v = &t.violations[i];
         assert_eq!(v.syscall, *syscall, "{op} {args:?}");
-        assert_eq!(v.resolved, expand(&fx, "out", user, resolved), "{op} {args:?}");
-        let fd_form = matches!(*op, "fchmod" | "fchown" | "fsetxattr" | "fremovexattr" | "futimens");
+        assert_eq!(
+            v.resolved,
+            expand(&fx, "out", user, resolved),
+            "{op} {args:?}"
+        );
+        let fd_form = matches!(
+            *op,
+            "fchmod" | "fchown" | "fsetxattr" | "fremovexattr" | "futimens"
+        );
         if fd_form {
             assert_eq!(v.path, "", "{op}");
         }
@@ -120,9 +132,17 @@ fn inside_allowed(user: User) {
         let writable = fx.p("in");
         let t = trace(Path::new(DRIVER), user, &fx.root, &["-w", &writable], &cmd);
         assert_eq!(t.status, "exited 0", "{op} {t:?}");
-        assert!(t.violations.is_empty(), "{op} {args:?} ({user:?}): {:?}", t.violations);
+        assert!(
+            t.violations.is_empty(),
+            "{op} {args:?} ({user:?}): {:?}",
+            t.violations
+        );
         // Removing an xattr that was never set answers ENODATA: the call ran.
-        let expected = if op.contains("removexattr") { "errno:61" } else { "ok" };
+        let expected = if op.contains("removexattr") {
+            "errno:61"
+        } else {
+            "ok"
+        };
         assert_eq!(t.results(), [expected], "{op} {args:?} ({user:?})");
     }
 }

@@ -443,8 +443,12 @@ fn main() {
     match cmd.as_str() {
         "exit" => std::process::exit(rest[0].parse().expect("code")),
         "signal" => {
-            // SAFETY: raising a signal at ourselves.
-            unsafe { libc::raise(rest[0].parse().expect("signal")) };
+            let sig = rest[0].parse().expect("signal");
+            // SAFETY: restore the default action (std handles SIGSEGV), then raise it.
+            unsafe {
+                libc::signal(sig, libc::SIG_DFL);
+                libc::raise(sig);
+            }
             std::process::exit(99);
         }
         "exec" => {
@@ -487,6 +491,18 @@ fn main() {
                 unsafe { libc::_exit(0) };
             }
             println!("sleeper={pid}");
+        }
+        "sleep-tree" => {
+            let secs: u64 = rest[0].parse().expect("secs");
+            // SAFETY: single-threaded fork; the child only sleeps.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                std::thread::sleep(std::time::Duration::from_secs(secs));
+                // SAFETY: leave the forked child.
+                unsafe { libc::_exit(0) };
+            }
+            println!("child={pid} parent={}", std::process::id());
+            std::thread::sleep(std::time::Duration::from_secs(secs));
         }
         "loop" => {
             let n: u64 = rest[0].parse().expect("n");
