@@ -31,7 +31,6 @@ fn sibling_prefix_is_not_inside() {
         std::os::unix::fs::chown(fx.root.join("inx"), Some(65534), Some(65534)).unwrap();
         let before = snapshot(&fx.root);
         let t = run(
-            &fx,
             user,
             &fx.root,
             &["-w", &fx.p("in")],
@@ -50,7 +49,6 @@ fn dangling_symlink_under_o_creat_resolves_to_its_target() {
         let fx = Fixture::new(user);
         std::os::unix::fs::symlink(fx.root.join("out/newfile"), fx.root.join("in/evil")).unwrap();
         let t = run(
-            &fx,
             user,
             &fx.root,
             &["-w", &fx.p("in")],
@@ -63,7 +61,6 @@ fn dangling_symlink_under_o_creat_resolves_to_its_target() {
         assert!(!fx.root.join("out/newfile").exists());
         // With O_NOFOLLOW the link itself is the target (inside): allowed, the kernel says ELOOP.
         let t = run(
-            &fx,
             user,
             &fx.root,
             &["-w", &fx.p("in")],
@@ -81,7 +78,6 @@ fn proc_self_cwd_and_relative_paths_resolve_in_the_tracee() {
         let w = fx.p("in");
         // cwd inside: /proc/self/cwd/x is inside.
         let t = run(
-            &fx,
             user,
             &fx.root.join("in"),
             &["-w", &w],
@@ -92,7 +88,6 @@ fn proc_self_cwd_and_relative_paths_resolve_in_the_tracee() {
         assert!(fx.root.join("in/x").exists());
         // cwd outside: the same path is outside.
         let t = run(
-            &fx,
             user,
             &fx.root.join("out"),
             &["-w", &w],
@@ -103,7 +98,6 @@ fn proc_self_cwd_and_relative_paths_resolve_in_the_tracee() {
         assert_eq!(t.violations[0].path, "/proc/self/cwd/x");
         // Relative paths, with `..`.
         let t = run(
-            &fx,
             user,
             &fx.root.join("in/d"),
             &["-w", &w],
@@ -132,7 +126,6 @@ fn catbox_quirks_enoent_and_eexist_without_violation() {
         let fx = Fixture::new(user);
         let w = fx.p("in/d/sub");
         let t = run(
-            &fx,
             user,
             &fx.root,
             &["-w", &w],
@@ -160,7 +153,6 @@ fn collect_only_records_but_allows() {
     for user in users() {
         let fx = Fixture::new(user);
         let t = run(
-            &fx,
             user,
             &fx.root,
             &["-w", &fx.p("in"), "--collect-only"],
@@ -179,7 +171,6 @@ fn network_off_records_connect_destinations() {
         let fx = Fixture::new(user);
         let sock = fx.p("in/s.sock");
         let t = run(
-            &fx,
             user,
             &fx.root,
             &["--no-network"],
@@ -229,7 +220,6 @@ fn fake_ownership_records_chown_and_leaves_the_owner() {
         let f = fx.p("in/f");
         let uid_before = fs::metadata(&f).unwrap().uid();
         let t = run(
-            &fx,
             user,
             &fx.root,
             &["-w", &fx.p("in"), "--fake-ownership"],
