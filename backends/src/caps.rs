@@ -14,9 +14,3 @@ pub(crate) fn names(set: CapSet) -> Vec<String> {
         })
         .collect()
 }
-
-/// The effective capabilities of the calling thread, by name (what a command that drops
-/// nothing keeps).
-pub(crate) fn current_names() -> Vec<String> {
-    caps::current().map_or_else(|_| vec!["unknown".into()], |(eff, _, _)| names(eff))
-}

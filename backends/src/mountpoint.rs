@@ -5,16 +5,6 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::config::Mount;
 
-/// The host path of `inside` (absolute, normalised) under `root`.
-pub(crate) fn host_path(root: &Path, inside: &Path) -> PathBuf {
-    let mut out = root.to_path_buf();
-    out.extend(inside.components().filter_map(|c| match c {
-        Component::Normal(name) => Some(name),
-        _ => None,
-    }));
-    out
-}
-
 /// What [`create_all`] created, in creation order.
 #[derive(Debug, Default)]
 #[must_use = "created mount points must be removed after the run"]

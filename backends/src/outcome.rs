@@ -45,15 +45,6 @@ impl ExitStatus {
             ExitStatus::Signal(s) => 128 + s,
         }
     }
-
-    /// Decodes a raw `wait` status.
-    pub(crate) fn from_raw(status: i32) -> ExitStatus {
-        if libc::WIFSIGNALED(status) {
-            ExitStatus::Signal(libc::WTERMSIG(status))
-        } else {
-            ExitStatus::Code(libc::WEXITSTATUS(status))
-        }
-    }
 }
 
 impl fmt::Display for ExitStatus {

@@ -1,12 +1,9 @@
 //! `run`: validate, select, run on the chosen backend, assemble the outcome.
 
-use std::time::Duration;
-
 use crate::backend::{select, BackendKind, Choice};
 use crate::config::Config;
 use crate::error::Error;
 use crate::outcome::{ExitStatus, Outcome, Usage};
-use crate::sys::ChildUsage;
 
 /// An outcome for `backend` with nothing recorded yet; the backend fills in the rest.
 pub(crate) fn blank(backend: BackendKind) -> Outcome {
@@ -25,15 +22,6 @@ pub(crate) fn blank(backend: BackendKind) -> Outcome {
         capabilities_kept: Vec::new(),
         no_new_privs: false,
         notes: Vec::new(),
-    }
-}
-
-pub(crate) fn usage(wall: Duration, child: ChildUsage) -> Usage {
-    Usage {
-        wall,
-        user_cpu: child.user,
-        system_cpu: child.system,
-        max_rss_kib: child.max_rss_kib,
     }
 }
 

@@ -21,12 +21,12 @@ use crate::config::{Config, ConfigError, Mount, Network, Writable};
 use crate::error::Error;
 use crate::mountpoint;
 use crate::outcome::{ExitStatus, Outcome, Usage};
-use crate::stdio::plumb;
+use crate::stdio::{plumb, Readers};
 
 const BACKEND: BackendKind = BackendKind::Userns;
 
 /// Prefix of the errors the command closure returns before `exec`.
-const SETUP_PREFIX: &str = "hutch setup: ";
+pub(crate) const SETUP_PREFIX: &str = "hutch setup: ";
 
 /// Converts our mount description to hutch-mounts'.
 pub(crate) fn mount_spec(mount: &Mount) -> MountSpec {
@@ -54,7 +54,13 @@ pub(crate) fn plan(config: &Config, root: &Path) -> Result<MountPlan, Error> {
     Ok(plan)
 }
 
-fn rusage_children() -> (std::time::Duration, std::time::Duration, u64) {
+/// User time, system time, peak RSS (KiB) of this process's reaped children.
+pub(crate) type RUsage = (std::time::Duration, std::time::Duration, u64);
+
+/// `getrusage(RUSAGE_CHILDREN)`: hutch-ns reaps the sandbox itself, so `wait4`'s usage is not
+/// available; the deltas are exact when no other child of this process ends meanwhile, and the
+/// peak is the largest of any child so far.
+pub(crate) fn rusage_children() -> RUsage {
     match getrusage(UsageWho::RUSAGE_CHILDREN) {
         Ok(u) => {
             let tv = |t: nix::sys::time::TimeVal| {
@@ -138,27 +144,41 @@ fn run_created(config: &Config, root: &Path) -> Result<Outcome, Error> {
             command.exec()
         },
     );
+    let mut outcome = finish(BACKEND, config, spawned, plumbing.readers, before, started)?;
+    if config.writable == Writable::All {
+        outcome
+            .notes
+            .push("everything writable: the root is bound read-write".to_string());
+    }
+    Ok(outcome)
+}
+
+/// Waits for a hutch-ns sandbox and assembles the outcome (shared with the chroot backend).
+pub(crate) fn finish(
+    backend: BackendKind,
+    config: &Config,
+    spawned: Result<hutch_ns::Child, hutch_ns::SpawnError>,
+    readers: Readers,
+    before: RUsage,
+    started: Instant,
+) -> Result<Outcome, Error> {
     let waited = spawned
-        .map_err(|e| Error::setup(BACKEND, "spawn", io::Error::other(e.to_string())))
+        .map_err(|e| Error::setup(backend, "spawn", io::Error::other(e.to_string())))
         .and_then(|mut child| {
             child
                 .wait()
-                .map_err(|e| Error::setup(BACKEND, "wait", io::Error::other(e.to_string())))
+                .map_err(|e| Error::setup(backend, "wait", io::Error::other(e.to_string())))
         });
     let wall = started.elapsed();
     let after = rusage_children();
-    let captured = plumbing.readers.finish();
+    let captured = readers.finish();
     let status = match waited? {
         NsOutcome::Completed(hutch_ns::ExitStatus::Exited(c)) => ExitStatus::Code(c),
         NsOutcome::Completed(hutch_ns::ExitStatus::Signaled(s)) => ExitStatus::Signal(s),
-        NsOutcome::Failed(f) => return Err(failure(config, f)),
+        NsOutcome::Failed(f) => return Err(failure(backend, config, f)),
     };
     let (stdout, stderr) =
-        captured.map_err(|e| Error::setup(BACKEND, "read captured output", e))?;
-    let mut notes = Vec::new();
-    if config.writable == Writable::All {
-        notes.push("everything writable: the root is bound read-write".to_string());
-    }
+        captured.map_err(|e| Error::setup(backend, "read captured output", e))?;
     Ok(Outcome {
         status,
         stdout,
@@ -171,13 +191,12 @@ fn run_created(config: &Config, root: &Path) -> Result<Outcome, Error> {
         },
         capabilities_kept: Vec::new(),
         no_new_privs: true,
-        notes,
-        ..crate::run::blank(BACKEND)
+        ..crate::run::blank(backend)
     })
 }
 
 /// Maps a failure reported by hutch-ns to our error.
-fn failure(config: &Config, f: hutch_ns::Failure) -> Error {
+fn failure(backend: BackendKind, config: &Config, f: hutch_ns::Failure) -> Error {
     let io_err = |f: &hutch_ns::Failure| match f.errno {
         Some(errno) => io::Error::from(errno),
         None => io::Error::other(f.message.clone()),
@@ -185,7 +204,7 @@ fn failure(config: &Config, f: hutch_ns::Failure) -> Error {
     match f.stage {
         Stage::Exec if f.errno.is_some() => Error::exec(&config.program, io_err(&f)),
         Stage::Exec => Error::setup(
-            BACKEND,
+            backend,
             "prepare the command",
             io::Error::other(
                 f.message
@@ -194,7 +213,7 @@ fn failure(config: &Config, f: hutch_ns::Failure) -> Error {
                     .to_string(),
             ),
         ),
-        Stage::Setup => Error::setup(BACKEND, "mount plan", io_err(&f)),
-        stage => Error::setup(BACKEND, stage.to_string(), io_err(&f)),
+        Stage::Setup => Error::setup(backend, "mount plan", io_err(&f)),
+        stage => Error::setup(backend, stage.to_string(), io_err(&f)),
     }
 }

@@ -122,8 +122,8 @@ impl<S: Syscall + ?Sized> Exec<'_, S> {
             }
             Step::Mount { spec, create } => {
                 let at = self.inside(spec.target());
-                if let Some(kind) = create {
-                    self.create_inside(&at, *kind)?;
+                if let Some(create) = create {
+                    self.create_inside(&create.below, spec.target(), create.kind)?;
                 }
                 match spec.kind() {
                     MountKind::Bind { source, read_only } => {
@@ -143,15 +143,12 @@ impl<S: Syscall + ?Sized> Exec<'_, S> {
 
     /// Creates `path` and its missing parents inside a mount made by the plan (nothing is
     /// recorded: the mount goes away with the sandbox).
-    fn create_inside(&self, path: &Path, kind: NodeKind) -> Result<(), MountError> {
-        let mut chain: Vec<&Path> = path
-            .ancestors()
-            .take_while(|p| *p != self.new_root)
-            .collect();
+    fn create_inside(&self, below: &Path, path: &Path, kind: NodeKind) -> Result<(), MountError> {
+        let mut chain: Vec<&Path> = path.ancestors().take_while(|p| *p != below).collect();
         chain.reverse();
         for (i, p) in chain.iter().enumerate() {
             let last = i + 1 == chain.len();
-            self.create_one(p, if last { kind } else { NodeKind::Dir })?;
+            self.create_one(&self.inside(p), if last { kind } else { NodeKind::Dir })?;
         }
         Ok(())
     }

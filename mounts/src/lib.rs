@@ -48,4 +48,4 @@ pub use ops::MountError;
 pub use plan::{MountPlan, PlanError, WritableStrategy, DEFAULT_STAGING};
 pub use spec::{MountKind, MountSpec, SpecError};
 pub use syscall::{fmt_ms_flags, LinuxSyscall, MountAttr, Syscall};
-pub use validate::{ApplyMode, NodeKind, Step, ValidatedPlan};
+pub use validate::{ApplyMode, CreateBelow, NodeKind, Step, ValidatedPlan};

@@ -82,8 +82,18 @@ pub enum Step {
         spec: MountSpec,
         /// Create the missing mount point first, inside a tmpfs or dev mounted earlier by the
         /// plan.
-        create: Option<NodeKind>,
+        create: Option<CreateBelow>,
     },
+}
+
+/// A mount point to create inside a mount made earlier by the plan: the components of the
+/// target below `below` (that mount's target) are created as needed, the last one of `kind`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateBelow {
+    /// The target of the earlier tmpfs or dev mount.
+    pub below: PathBuf,
+    /// What the last component is.
+    pub kind: NodeKind,
 }
 
 /// A plan that passed validation: the resolved steps, in order.
@@ -441,7 +451,10 @@ fn mount_steps(
             .find(|earlier| target.starts_with(earlier.spec.target()));
         let (base, rest) = match cover.map(|c| (c.spec.kind(), c.spec.target())) {
             Some((MountKind::Tmpfs { .. } | MountKind::Dev, at)) => {
-                let create = (target != at).then_some(kind);
+                let create = (target != at).then(|| CreateBelow {
+                    below: at.to_path_buf(),
+                    kind,
+                });
                 mounts.push(Step::Mount {
                     spec: r.spec.clone(),
                     create,

@@ -96,9 +96,12 @@ where
     }
     let set = wait_set();
     let _ = set.thread_block();
-    for s in FORWARDED.iter().chain(&[Signal::SIGCHLD]) {
-        let _ = sys::default_disposition(*s as i32);
+    // The caller's handlers must not run in our processes; ignored signals stay ignored,
+    // except SIGCHLD, which must be default for waitpid to see our children.
+    for s in FORWARDED {
+        let _ = sys::reset_handler(s as i32);
     }
+    let _ = sys::default_disposition(libc::SIGCHLD);
     let ns = sb.namespaces;
     if let Err(e) = crate::unshare::unshare(ns) {
         let errno = match e {
@@ -266,7 +269,10 @@ fn reap_loop(status: &OwnedFd, command: Pid) -> ! {
         }
         if let Some(st) = ended {
             // The command is gone: end everything else in the namespace, reap it, report.
-            let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+            // kill(-1) from pid 1 reaches only the namespace; never send it from anywhere else.
+            if getpid().as_raw() == 1 {
+                let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+            }
             while let Ok(_) | Err(Errno::EINTR) = waitpid(None, Some(WaitPidFlag::__WALL)) {}
             Record::Status(st).send(status);
             sys::exit_now(st.code());

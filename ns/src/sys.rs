@@ -31,6 +31,20 @@ pub(crate) fn default_disposition(sig: i32) -> nix::Result<()> {
     Ok(())
 }
 
+/// Reset `sig` to its default disposition if it has a handler function; keep `SIG_IGN` (as
+/// `execve` would) so that e.g. a `nohup`-ignored SIGHUP stays ignored in the command.
+pub(crate) fn reset_handler(sig: i32) -> nix::Result<()> {
+    // SAFETY: sigaction is plain data; all-zero is a valid "SIG_DFL, empty mask" value.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: a null new action only queries; `old` is a valid, exclusively borrowed sigaction.
+    let rc = unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) };
+    Errno::result(rc)?;
+    if old.sa_sigaction == libc::SIG_IGN || old.sa_sigaction == libc::SIG_DFL {
+        return Ok(());
+    }
+    default_disposition(sig)
+}
+
 /// Unblock `sig` (raw number) in the calling thread.
 pub(crate) fn unblock_raw(sig: i32) -> nix::Result<()> {
     // SAFETY: sigset_t is plain data; it is initialised by sigemptyset before any other use.

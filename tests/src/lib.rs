@@ -1,1 +1,3 @@
 //! Workspace-level integration tests and probe programs for hutch.
+
+pub mod tracer_harness;
