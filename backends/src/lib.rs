@@ -30,6 +30,7 @@ mod capability;
 mod caps;
 mod chroot;
 mod config;
+mod describe;
 mod error;
 mod mountpoint;
 mod outcome;
@@ -45,6 +46,7 @@ pub use backend::{
 };
 pub use capability::{Capabilities, Degradation, Enforcement, Setting, Unsupported};
 pub use config::{Config, ConfigError, Mount, Network, Stdio, Writable};
+pub use describe::{describe, Plan};
 pub use error::Error;
 pub use outcome::{ExitStatus, ModeChange, NetworkDenial, Outcome, Ownership, Usage, Violation};
 pub use probe::Availability;

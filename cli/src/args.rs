@@ -30,7 +30,12 @@ Examples:
 
 /// hutch: run a command you do not fully trust, with nothing writable outside a whitelist.
 #[derive(Debug, Parser)]
-#[command(name = "hutch", version, about, propagate_version = true)]
+#[command(
+    name = "hutch",
+    version,
+    about = "Run a command you do not fully trust, with nothing writable outside a whitelist",
+    propagate_version = true
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -83,7 +88,8 @@ pub struct RunArgs {
     /// Sandbox root directory [default: /]
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// Make PATH (inside the sandbox root; relative means relative to it) writable; repeatable.
+    /// Make PATH writable; repeatable. Relative paths are relative to the current directory
+    /// when the root is `/`, and to --root otherwise.
     #[arg(short, long = "writable", value_name = "PATH")]
     pub writable: Vec<PathBuf>,
     /// Leave everything writable (the default is nothing writable).
@@ -178,10 +184,8 @@ pub enum EnvArg {
 pub fn mounts_in_order(matches: &ArgMatches) -> Vec<MountArg> {
     let mut out: Vec<(usize, MountArg)> = Vec::new();
     let pairs = |id: &str| -> Vec<(usize, PathBuf, PathBuf)> {
-        let (Some(idx), Some(vals)) = (
-            matches.indices_of(id),
-            matches.get_many::<PathBuf>(id),
-        ) else {
+        let (Some(idx), Some(vals)) = (matches.indices_of(id), matches.get_many::<PathBuf>(id))
+        else {
             return Vec::new();
         };
         let idx: Vec<usize> = idx.collect();
@@ -192,19 +196,37 @@ pub fn mounts_in_order(matches: &ArgMatches) -> Vec<MountArg> {
             .collect()
     };
     let singles = |id: &str| -> Vec<(usize, PathBuf)> {
-        let (Some(idx), Some(vals)) = (
-            matches.indices_of(id),
-            matches.get_many::<PathBuf>(id),
-        ) else {
+        let (Some(idx), Some(vals)) = (matches.indices_of(id), matches.get_many::<PathBuf>(id))
+        else {
             return Vec::new();
         };
         idx.zip(vals.cloned()).collect()
     };
-    out.extend(pairs("bind").into_iter().map(|(i, s, d)| (i, MountArg::Bind(s, d))));
-    out.extend(pairs("ro_bind").into_iter().map(|(i, s, d)| (i, MountArg::RoBind(s, d))));
-    out.extend(singles("tmpfs").into_iter().map(|(i, d)| (i, MountArg::Tmpfs(d))));
-    out.extend(singles("proc").into_iter().map(|(i, d)| (i, MountArg::Proc(d))));
-    out.extend(singles("dev").into_iter().map(|(i, d)| (i, MountArg::Dev(d))));
+    out.extend(
+        pairs("bind")
+            .into_iter()
+            .map(|(i, s, d)| (i, MountArg::Bind(s, d))),
+    );
+    out.extend(
+        pairs("ro_bind")
+            .into_iter()
+            .map(|(i, s, d)| (i, MountArg::RoBind(s, d))),
+    );
+    out.extend(
+        singles("tmpfs")
+            .into_iter()
+            .map(|(i, d)| (i, MountArg::Tmpfs(d))),
+    );
+    out.extend(
+        singles("proc")
+            .into_iter()
+            .map(|(i, d)| (i, MountArg::Proc(d))),
+    );
+    out.extend(
+        singles("dev")
+            .into_iter()
+            .map(|(i, d)| (i, MountArg::Dev(d))),
+    );
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, m)| m).collect()
 }

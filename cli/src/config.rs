@@ -19,10 +19,7 @@ pub fn choice(args: &RunArgs) -> Result<Choice, hutch_backends::Error> {
 
 /// Builds the sandbox configuration. Streams stay inherited: hutch's own stdio is the command's.
 pub fn build(args: &RunArgs, mounts: &[MountArg], env: &[EnvArg]) -> Config {
-    let (program, rest) = args
-        .command
-        .split_first()
-        .expect("clap requires a command");
+    let (program, rest) = args.command.split_first().expect("clap requires a command");
     let mut config = Config::new(program);
     config.args(rest);
     if let Some(root) = &args.root {
@@ -31,8 +28,15 @@ pub fn build(args: &RunArgs, mounts: &[MountArg], env: &[EnvArg]) -> Config {
     if args.writable_all {
         config.writable(Writable::All);
     }
+    let host_root = args.root.as_deref().is_none_or(|r| r == Path::new("/"));
+    let cwd = std::env::current_dir().ok();
     for path in &args.writable {
-        config.writable_path(path);
+        // With the host's root, `-w build` means ./build, as any command-line user expects;
+        // with --root it is relative to that root, as in sandboxlib.
+        match (&cwd, host_root && path.is_relative()) {
+            (Some(cwd), true) => config.writable_path(cwd.join(path)),
+            _ => config.writable_path(path),
+        };
     }
     for mount in mounts {
         config.mount(match mount.clone() {
@@ -54,11 +58,9 @@ pub fn build(args: &RunArgs, mounts: &[MountArg], env: &[EnvArg]) -> Config {
     }
     if let Some(dir) = &args.chdir {
         config.current_dir(dir);
-    } else if args.root.as_deref().is_none_or(|r| r == Path::new("/")) {
+    } else if let (true, Some(cwd)) = (host_root, &cwd) {
         // Like a plain command, start where hutch was started (the root is the host's).
-        if let Ok(cwd) = std::env::current_dir() {
-            config.current_dir(cwd);
-        }
+        config.current_dir(cwd);
     }
     if args.clearenv {
         config.env_clear();

@@ -53,9 +53,16 @@ fn clap_error(err: clap::Error) -> ExitCode {
             }
         }
         _ => {
+            // clap's message spans lines (error, hint, usage): keep the error and any list of
+            // possible values on one line.
             let text = err.render().to_string();
             let first = text.lines().next().unwrap_or("invalid arguments");
-            fail(first.trim_start_matches("error: "))
+            let values = text
+                .lines()
+                .find(|l| l.trim_start().starts_with("[possible values:"))
+                .map(|l| format!(" {}", l.trim()))
+                .unwrap_or_default();
+            fail(format!("{}{values}", first.trim_start_matches("error: ")))
         }
     }
 }
@@ -104,7 +111,10 @@ fn run(args: &RunArgs, matches: &clap::ArgMatches) -> ExitCode {
             std::fs::write(path, format!("{text}\n"))
         };
         if let Err(err) = written {
-            eprintln!("hutch: cannot write the report to {}: {err}", path.display());
+            eprintln!(
+                "hutch: cannot write the report to {}: {err}",
+                path.display()
+            );
             return ExitCode::from(EXIT_HUTCH_FAILED);
         }
     }

@@ -39,16 +39,17 @@ pub fn outcome_json(outcome: &Outcome, supervisor_max_rss_kib: u64) -> Value {
             "path": path_value(&v.path),
             "resolved": path_value(&v.resolved),
         })).collect::<Vec<_>>(),
+        "network_denials": outcome.network_denials.iter().map(|n| json!({
+            "pid": n.pid,
+            "syscall": n.syscall,
+            "destination": n.destination,
+        })).collect::<Vec<_>>(),
         "ownerships": outcome.ownerships.iter().map(|o| json!({
-            "pid": o.pid,
-            "syscall": o.syscall,
             "path": path_value(&o.path),
             "uid": o.uid,
             "gid": o.gid,
         })).collect::<Vec<_>>(),
         "modes": outcome.modes.iter().map(|m| json!({
-            "pid": m.pid,
-            "syscall": m.syscall,
             "path": path_value(&m.path),
             "mode": format!("{:04o}", m.mode),
         })).collect::<Vec<_>>(),
@@ -74,15 +75,16 @@ pub fn outcome_json(outcome: &Outcome, supervisor_max_rss_kib: u64) -> Value {
 /// One line a write that was denied (or, in collect-only mode, recorded and allowed).
 pub fn violation_lines(outcome: &Outcome, collect_only: bool) -> Vec<String> {
     let verb = if collect_only { "recorded" } else { "denied" };
-    outcome
-        .violations
+    let writes = outcome.violations.iter().map(|v| {
+        format!(
+            "hutch: {verb} {} {}",
+            v.syscall,
+            v.resolved.as_os_str().to_string_lossy()
+        )
+    });
+    let network = outcome
+        .network_denials
         .iter()
-        .map(|v| {
-            format!(
-                "hutch: {verb} {} {}",
-                v.syscall,
-                v.resolved.as_os_str().to_string_lossy()
-            )
-        })
-        .collect()
+        .map(|n| format!("hutch: {verb} {} {}", n.syscall, n.destination));
+    writes.chain(network).collect()
 }
