@@ -259,6 +259,10 @@ def main():
     p.add_argument("--only", choices=["tracer", "startup", "inversion", "memory"])
     p.add_argument("--out")
     a = p.parse_args()
+    # Workloads run in their own directories: resolve every program path first.
+    a.hutch = os.path.abspath(a.hutch)
+    a.invert_bench = os.path.abspath(a.invert_bench)
+    a.lua_src = os.path.abspath(a.lua_src)
     out = ["## Latest comparison", "",
            "Machine: %s, %d cores, kernel %s; %s; %d interleaved rounds; medians." % (
                platform.processor() or platform.machine(), os.cpu_count(), platform.release(),
