@@ -197,3 +197,11 @@ fn same_answer_as_bubblewrap() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+#[test]
+fn same_answer_as_bubblewrap_as_nobody() {
+    if is_nobody_child() {
+        return;
+    }
+    rerun_as_nobody(&["--exact", "same_answer_as_bubblewrap"]);
+}

@@ -364,3 +364,20 @@ fn next_to_whitelisted_is_not_writable() {
     write_case(&list(&["data/1"]), "data/new", false);
     write_case(&list(&["data/1"]), "topfile", false);
 }
+
+/// The whole suite again as `nobody` (users run hutch without root): chroot reports itself
+/// unavailable (no CAP_SYS_CHROOT), userns and ptrace run every case.
+#[test]
+fn whole_suite_as_nobody() {
+    if is_nobody_child() {
+        assert_eq!(nix::unistd::geteuid().as_raw(), 65534);
+        match BackendKind::Chroot.probe() {
+            hutch_backends::Availability::Unavailable(why) => {
+                assert!(why.contains("CAP_SYS_CHROOT"), "{why}")
+            }
+            other => panic!("chroot as nobody: {other:?}"),
+        }
+        return;
+    }
+    rerun_as_nobody(&["--test-threads=2"]);
+}
