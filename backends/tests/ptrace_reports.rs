@@ -20,7 +20,10 @@ fn violations_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let t = std::fs::canonicalize(dir.path()).unwrap();
     std::fs::create_dir(t.join("w")).unwrap();
-    let mut c = sh("cd \"$1\" && echo x > ../outside; echo y > inside", &[t.join("w").to_str().unwrap()]);
+    let mut c = sh(
+        "cd \"$1\" && echo x > ../outside; echo y > inside",
+        &[t.join("w").to_str().unwrap()],
+    );
     c.writable(Writable::List(vec![t.join("w")]));
     let o = run_on(BackendKind::Ptrace, &c);
     assert_eq!(o.enforcement, Enforcement::Traced);
@@ -61,16 +64,33 @@ fn fake_ownership_records_chown_and_chmod() {
     let t = std::fs::canonicalize(dir.path()).unwrap();
     let f = t.join("f");
     std::fs::write(&f, b"").unwrap();
-    let mut c = sh("chown 4242:4343 \"$1\" && chmod 640 \"$1\"", &[f.to_str().unwrap()]);
-    c.writable(Writable::List(vec![t.clone()])).fake_ownership(true);
+    let mut c = sh(
+        "chown 4242:4343 \"$1\" && chmod 640 \"$1\"",
+        &[f.to_str().unwrap()],
+    );
+    c.writable(Writable::List(vec![t.clone()]))
+        .fake_ownership(true);
     let o = run_on(BackendKind::Ptrace, &c);
     assert!(o.status.success(), "{}", err(&o));
     use std::os::unix::fs::MetadataExt;
-    assert_ne!(std::fs::metadata(&f).unwrap().uid(), 4242, "chown was faked");
+    assert_ne!(
+        std::fs::metadata(&f).unwrap().uid(),
+        4242,
+        "chown was faked"
+    );
     assert_eq!(o.ownerships.len(), 1, "{:?}", o.ownerships);
-    assert_eq!((o.ownerships[0].uid, o.ownerships[0].gid), (Some(4242), Some(4343)));
+    assert_eq!(
+        (o.ownerships[0].uid, o.ownerships[0].gid),
+        (Some(4242), Some(4343))
+    );
     assert_eq!(o.ownerships[0].path, f);
-    assert!(o.modes.iter().any(|m| m.path == f && m.mode & 0o777 == 0o640), "{:?}", o.modes);
+    assert!(
+        o.modes
+            .iter()
+            .any(|m| m.path == f && m.mode & 0o777 == 0o640),
+        "{:?}",
+        o.modes
+    );
 }
 
 #[test]
@@ -84,5 +104,8 @@ fn isolated_network_denials_are_reported() {
     let o = run_on(BackendKind::Ptrace, &c);
     assert!(!o.status.success());
     assert!(!o.network_denials.is_empty());
-    assert!(o.network_denials.iter().any(|d| d.syscall == "socket" || d.syscall == "connect"));
+    assert!(o
+        .network_denials
+        .iter()
+        .any(|d| d.syscall == "socket" || d.syscall == "connect"));
 }

@@ -144,7 +144,12 @@ pub fn rerun_as_nobody(args: &[&str]) {
         return;
     }
     let status = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
         .arg(std::env::current_exe().unwrap())
         .args(args)
         .env("HUTCH_TEST_AS_NOBODY", "1")
