@@ -31,6 +31,7 @@ mod caps;
 mod chroot;
 mod config;
 mod error;
+mod mount;
 mod mountpoint;
 mod outcome;
 mod probe;
@@ -45,8 +46,9 @@ pub use backend::{
     degrade, select, select_with, BackendKind, Choice, Selection, BACKEND_ENV, VALID_NAMES,
 };
 pub use capability::{Capabilities, Degradation, Enforcement, Setting, Unsupported};
-pub use config::{Config, ConfigError, Mount, Network, Stdio, Writable};
+pub use config::{Config, ConfigError, Network, Stdio, Writable};
 pub use error::Error;
+pub use mount::Mount;
 pub use outcome::{ExitStatus, ModeChange, NetworkDenial, Outcome, Ownership, Usage, Violation};
 pub use probe::Availability;
 pub use report::{backends, plan, BackendReport, Plan};
