@@ -34,6 +34,7 @@ mod mountinfo;
 pub mod ops;
 mod plan;
 mod spec;
+mod step;
 mod sys;
 mod syscall;
 mod validate;
@@ -47,5 +48,6 @@ pub use mountinfo::{
 pub use ops::MountError;
 pub use plan::{MountPlan, PlanError, WritableStrategy, DEFAULT_STAGING};
 pub use spec::{MountKind, MountSpec, SpecError};
+pub use step::{CreateBelow, NodeKind, Step, ValidatedPlan};
 pub use syscall::{fmt_ms_flags, LinuxSyscall, MountAttr, Syscall};
-pub use validate::{ApplyMode, CreateBelow, NodeKind, Step, ValidatedPlan};
+pub use validate::ApplyMode;

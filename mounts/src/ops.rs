@@ -152,12 +152,7 @@ pub fn make_readonly<S: Syscall + ?Sized>(
         remount_readonly(sys, path)?;
         return Ok(ReadOnlyMethod::Remount(1));
     }
-    let text = sys.mountinfo().map_err(sys_err(Call::MountInfo))?;
-    let table = parse_mountinfo(&text)?;
-    let points: Vec<PathBuf> = mounts_under(&table, path)
-        .into_iter()
-        .map(|m| m.mount_point.clone())
-        .collect();
+    let points = mount_points_under(sys, path)?;
     if points.is_empty() {
         // Not a mount point itself: still make the mount holding it read-only.
         remount_readonly(sys, path)?;
@@ -167,6 +162,19 @@ pub fn make_readonly<S: Syscall + ?Sized>(
         remount_readonly(sys, point)?;
     }
     Ok(ReadOnlyMethod::Remount(points.len()))
+}
+
+/// The mount points at or below `path`, in mounting order, from the mountinfo of `sys`.
+fn mount_points_under<S: Syscall + ?Sized>(
+    sys: &S,
+    path: &Path,
+) -> Result<Vec<PathBuf>, MountError> {
+    let text = sys.mountinfo().map_err(sys_err(Call::MountInfo))?;
+    let table = parse_mountinfo(&text)?;
+    Ok(mounts_under(&table, path)
+        .into_iter()
+        .map(|m| m.mount_point.clone())
+        .collect())
 }
 
 /// Clears the read-only flag of the single mount at `path` (not of the mounts below it).
@@ -375,12 +383,7 @@ pub fn unmount<S: Syscall + ?Sized>(sys: &S, path: &Path, detach: bool) -> Resul
 /// correctly). `path` must be a resolved absolute path, as mountinfo holds resolved paths.
 /// Returns how many mounts were unmounted.
 pub fn unmount_tree<S: Syscall + ?Sized>(sys: &S, path: &Path) -> Result<usize, MountError> {
-    let text = sys.mountinfo().map_err(sys_err(Call::MountInfo))?;
-    let table = parse_mountinfo(&text)?;
-    let points: Vec<PathBuf> = mounts_under(&table, path)
-        .into_iter()
-        .map(|m| m.mount_point.clone())
-        .collect();
+    let points = mount_points_under(sys, path)?;
     for point in points.iter().rev() {
         unmount(sys, point, false)?;
     }
