@@ -7,7 +7,10 @@
 //!   maps its uid to 0 for the `nobody` role (raw nix calls; hutch-ns is not used), then
 //!   re-executes itself once more so that stage 2 is PID 1 of the new PID namespace (needed to
 //!   mount a procfs inside a user namespace);
-//! * stage 2 makes `/` recursively private and runs the case.
+//! * stage 1 also bind-mounts the case directory on itself as a shared mount;
+//! * stage 2 unshares one more mount namespace (its copy of that mount is a peer of stage 1's),
+//!   makes `/` recursively private (except for the cases that rely on `MountPlan::apply` to do
+//!   it) and runs the case; stage 1 then checks that nothing propagated back to it.
 //!
 //! Each case gets a fresh directory owned by the role's uid. After the case the orchestrator
 //! checks that the host's mountinfo shows nothing below that directory, then removes it.
@@ -185,10 +188,31 @@ fn stage1() -> u8 {
             }
         }
     }
+    // A shared mount on the case directory: stage 2's copy is its peer, so anything stage 2
+    // mounts below it without first making its mounts private propagates back here.
+    let dir = PathBuf::from(std::env::var_os(DIR).unwrap_or_default());
+    let sys = hutch_mounts::LinuxSyscall;
+    let shared = hutch_mounts::ops::bind(&sys, &dir, &dir, false).and_then(|()| {
+        hutch_mounts::ops::set_propagation(
+            &sys,
+            &dir,
+            hutch_mounts::ops::Propagation::Shared,
+            false,
+        )
+    });
+    if let Err(e) = shared {
+        eprintln!("shared bind of the case directory: {e}");
+        return 1;
+    }
     let status = Command::new("/proc/self/exe")
         .env(STAGE, "2")
         .status()
         .expect("spawn stage 2");
+    let seen = leaked_mounts(&dir);
+    if seen.len() != 1 {
+        eprintln!("mounts propagated out of the case's mount namespace: {seen:?}");
+        return 1;
+    }
     status.code().map_or(1, |c| c as u8)
 }
 
@@ -196,14 +220,16 @@ fn stage2() -> u8 {
     let name = std::env::var(CASE).unwrap_or_default();
     let dir = PathBuf::from(std::env::var_os(DIR).unwrap_or_default());
     let sys = hutch_mounts::LinuxSyscall;
-    if let Err(e) = hutch_mounts::ops::set_propagation(
-        &sys,
-        Path::new("/"),
-        hutch_mounts::ops::Propagation::Private,
-        true,
-    ) {
-        eprintln!("{e}");
+    if let Err(e) = nix::sched::unshare(CloneFlags::CLONE_NEWNS) {
+        eprintln!("unshare(CLONE_NEWNS) in stage 2: {e}");
         return 1;
+    }
+    if !cases::SELF_PRIVATE.contains(&name.as_str()) {
+        let private = hutch_mounts::ops::Propagation::Private;
+        if let Err(e) = hutch_mounts::ops::set_propagation(&sys, Path::new("/"), private, true) {
+            eprintln!("{e}");
+            return 1;
+        }
     }
     let Some((_, case)) = cases::CASES.iter().find(|(n, _)| *n == name) else {
         eprintln!("unknown case {name}");

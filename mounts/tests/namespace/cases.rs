@@ -16,6 +16,14 @@ use nix::sched::CloneFlags;
 
 type Case = fn(&Path) -> Result<(), String>;
 
+/// Cases that rely on [`MountPlan::apply`] to make `/` private: stage 2 does not do it for
+/// them, so a missing `MS_PRIVATE` would show up as mounts propagated to stage 1.
+pub const SELF_PRIVATE: &[&str] = &[
+    "pivot_into_tempdir_root",
+    "pivot_into_slash_root",
+    "nested_userns_locks_readonly",
+];
+
 /// The cases, by name.
 pub const CASES: &[(&str, Case)] = &[
     ("tmpfs_changes_st_dev", tmpfs_changes_st_dev),
