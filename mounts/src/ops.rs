@@ -117,19 +117,27 @@ pub fn remount_readonly<S: Syscall + ?Sized>(sys: &S, path: &Path) -> Result<(),
     mount(sys, None, path, None, flags, None)
 }
 
+/// Whether a `mount_setattr` failure means "use the old remount path": `ENOSYS` (kernel
+/// before 5.12) and `EPERM` (what container seccomp profiles answer for unknown system calls;
+/// a genuine permission problem then shows up again in the remount's own error).
+fn falls_back(errno: Errno) -> bool {
+    matches!(errno, Errno::ENOSYS | Errno::EPERM)
+}
+
 /// How [`make_readonly`] did its work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadOnlyMethod {
     /// One `mount_setattr(2)` call.
     MountSetattr,
-    /// `mount_setattr` is missing (`ENOSYS`): this many mounts were remounted one by one.
+    /// `mount_setattr` is missing (`ENOSYS` or `EPERM`): this many mounts were remounted one
+    /// by one.
     Remount(usize),
 }
 
 /// Makes the mount at `path` read-only, and with `recursive` every mount below it too.
 ///
 /// Uses `mount_setattr(MOUNT_ATTR_RDONLY[, AT_RECURSIVE])`; when the kernel lacks it
-/// (`ENOSYS`), falls back to [`remount_readonly`] on each mount under `path`, in mounting
+/// (`ENOSYS`, or `EPERM` from a seccomp filter), falls back to [`remount_readonly`] on each mount under `path`, in mounting
 /// order, as listed by mountinfo.
 pub fn make_readonly<S: Syscall + ?Sized>(
     sys: &S,
@@ -138,7 +146,7 @@ pub fn make_readonly<S: Syscall + ?Sized>(
 ) -> Result<ReadOnlyMethod, MountError> {
     match sys.mount_setattr(path, recursive, MountAttr::RDONLY, MountAttr::empty()) {
         Ok(()) => return Ok(ReadOnlyMethod::MountSetattr),
-        Err(Errno::ENOSYS) => {}
+        Err(errno) if falls_back(errno) => {}
         Err(errno) => {
             return Err(sys_err(Call::MountSetattr {
                 path: path.to_path_buf(),
@@ -184,7 +192,7 @@ fn mount_points_under<S: Syscall + ?Sized>(
 pub fn make_writable<S: Syscall + ?Sized>(sys: &S, path: &Path) -> Result<(), MountError> {
     match sys.mount_setattr(path, false, MountAttr::empty(), MountAttr::RDONLY) {
         Ok(()) => Ok(()),
-        Err(Errno::ENOSYS) => {
+        Err(errno) if falls_back(errno) => {
             let kept = kept_flags(sys, path)? - MsFlags::MS_RDONLY;
             let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | kept;
             mount(sys, None, path, None, flags, None)
@@ -435,9 +443,9 @@ mod tests {
     #[test]
     fn other_setattr_errors_are_reported_with_the_call() {
         let sys = RecordingSyscall::new();
-        sys.fail_when(|c| matches!(c, Call::MountSetattr { .. }), Errno::EPERM);
+        sys.fail_when(|c| matches!(c, Call::MountSetattr { .. }), Errno::EINVAL);
         let err = make_writable(&sys, Path::new("/w")).unwrap_err();
-        assert_eq!(err.errno(), Some(Errno::EPERM));
+        assert_eq!(err.errno(), Some(Errno::EINVAL));
         assert!(
             err.to_string().starts_with("mount_setattr(\"/w\", single"),
             "{err}"

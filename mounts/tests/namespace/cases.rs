@@ -342,12 +342,10 @@ fn pivot_into_slash_root(dir: &Path) -> Result<(), String> {
 }
 
 fn nested_userns_locks_readonly(dir: &Path) -> Result<(), String> {
+    // Default staging directory (/tmp), with the new root below it.
     let root = make_root(dir)?;
-    fs::create_dir(dir.join("stage")).map_err(err)?;
     let mut plan = MountPlan::new(&root);
-    plan.writable("/data/1")
-        .staging_dir(dir.join("stage"))
-        .mount(MountSpec::proc("/proc"));
+    plan.writable("/data/1").mount(MountSpec::proc("/proc"));
     plan.apply(&SYS).map_err(err)?;
     // Enter a nested user + mount namespace: the copies of the mounts get their flags locked.
     nest_userns()?;
