@@ -10,8 +10,9 @@ use crate::mock::Call;
 use crate::ops::{self, sys_err, MountError};
 use crate::plan::{MountPlan, PlanError};
 use crate::spec::{MountKind, MountSpec};
+use crate::step::{NodeKind, Step, ValidatedPlan};
 use crate::syscall::Syscall;
-use crate::validate::{under, validate, ApplyMode, NodeKind, Step, ValidatedPlan};
+use crate::validate::{under, validate, ApplyMode};
 
 /// Where the new root is assembled, below the staging tmpfs (after the first pivot, `/newroot`).
 pub const NEW_ROOT: &str = "newroot";

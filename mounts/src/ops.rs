@@ -117,19 +117,27 @@ pub fn remount_readonly<S: Syscall + ?Sized>(sys: &S, path: &Path) -> Result<(),
     mount(sys, None, path, None, flags, None)
 }
 
+/// Whether a `mount_setattr` failure means "use the old remount path": `ENOSYS` (kernel
+/// before 5.12) and `EPERM` (what container seccomp profiles answer for unknown system calls;
+/// a genuine permission problem then shows up again in the remount's own error).
+fn falls_back(errno: Errno) -> bool {
+    matches!(errno, Errno::ENOSYS | Errno::EPERM)
+}
+
 /// How [`make_readonly`] did its work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadOnlyMethod {
     /// One `mount_setattr(2)` call.
     MountSetattr,
-    /// `mount_setattr` is missing (`ENOSYS`): this many mounts were remounted one by one.
+    /// `mount_setattr` is missing (`ENOSYS` or `EPERM`): this many mounts were remounted one
+    /// by one.
     Remount(usize),
 }
 
 /// Makes the mount at `path` read-only, and with `recursive` every mount below it too.
 ///
 /// Uses `mount_setattr(MOUNT_ATTR_RDONLY[, AT_RECURSIVE])`; when the kernel lacks it
-/// (`ENOSYS`), falls back to [`remount_readonly`] on each mount under `path`, in mounting
+/// (`ENOSYS`, or `EPERM` from a seccomp filter), falls back to [`remount_readonly`] on each mount under `path`, in mounting
 /// order, as listed by mountinfo.
 pub fn make_readonly<S: Syscall + ?Sized>(
     sys: &S,
@@ -138,7 +146,7 @@ pub fn make_readonly<S: Syscall + ?Sized>(
 ) -> Result<ReadOnlyMethod, MountError> {
     match sys.mount_setattr(path, recursive, MountAttr::RDONLY, MountAttr::empty()) {
         Ok(()) => return Ok(ReadOnlyMethod::MountSetattr),
-        Err(Errno::ENOSYS) => {}
+        Err(errno) if falls_back(errno) => {}
         Err(errno) => {
             return Err(sys_err(Call::MountSetattr {
                 path: path.to_path_buf(),
@@ -152,12 +160,7 @@ pub fn make_readonly<S: Syscall + ?Sized>(
         remount_readonly(sys, path)?;
         return Ok(ReadOnlyMethod::Remount(1));
     }
-    let text = sys.mountinfo().map_err(sys_err(Call::MountInfo))?;
-    let table = parse_mountinfo(&text)?;
-    let points: Vec<PathBuf> = mounts_under(&table, path)
-        .into_iter()
-        .map(|m| m.mount_point.clone())
-        .collect();
+    let points = mount_points_under(sys, path)?;
     if points.is_empty() {
         // Not a mount point itself: still make the mount holding it read-only.
         remount_readonly(sys, path)?;
@@ -169,6 +172,19 @@ pub fn make_readonly<S: Syscall + ?Sized>(
     Ok(ReadOnlyMethod::Remount(points.len()))
 }
 
+/// The mount points at or below `path`, in mounting order, from the mountinfo of `sys`.
+fn mount_points_under<S: Syscall + ?Sized>(
+    sys: &S,
+    path: &Path,
+) -> Result<Vec<PathBuf>, MountError> {
+    let text = sys.mountinfo().map_err(sys_err(Call::MountInfo))?;
+    let table = parse_mountinfo(&text)?;
+    Ok(mounts_under(&table, path)
+        .into_iter()
+        .map(|m| m.mount_point.clone())
+        .collect())
+}
+
 /// Clears the read-only flag of the single mount at `path` (not of the mounts below it).
 ///
 /// Uses `mount_setattr`, falling back to a remount that repeats the locked flags. Fails with
@@ -176,7 +192,7 @@ pub fn make_readonly<S: Syscall + ?Sized>(
 pub fn make_writable<S: Syscall + ?Sized>(sys: &S, path: &Path) -> Result<(), MountError> {
     match sys.mount_setattr(path, false, MountAttr::empty(), MountAttr::RDONLY) {
         Ok(()) => Ok(()),
-        Err(Errno::ENOSYS) => {
+        Err(errno) if falls_back(errno) => {
             let kept = kept_flags(sys, path)? - MsFlags::MS_RDONLY;
             let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | kept;
             mount(sys, None, path, None, flags, None)
@@ -375,12 +391,7 @@ pub fn unmount<S: Syscall + ?Sized>(sys: &S, path: &Path, detach: bool) -> Resul
 /// correctly). `path` must be a resolved absolute path, as mountinfo holds resolved paths.
 /// Returns how many mounts were unmounted.
 pub fn unmount_tree<S: Syscall + ?Sized>(sys: &S, path: &Path) -> Result<usize, MountError> {
-    let text = sys.mountinfo().map_err(sys_err(Call::MountInfo))?;
-    let table = parse_mountinfo(&text)?;
-    let points: Vec<PathBuf> = mounts_under(&table, path)
-        .into_iter()
-        .map(|m| m.mount_point.clone())
-        .collect();
+    let points = mount_points_under(sys, path)?;
     for point in points.iter().rev() {
         unmount(sys, point, false)?;
     }
@@ -432,9 +443,9 @@ mod tests {
     #[test]
     fn other_setattr_errors_are_reported_with_the_call() {
         let sys = RecordingSyscall::new();
-        sys.fail_when(|c| matches!(c, Call::MountSetattr { .. }), Errno::EPERM);
+        sys.fail_when(|c| matches!(c, Call::MountSetattr { .. }), Errno::EINVAL);
         let err = make_writable(&sys, Path::new("/w")).unwrap_err();
-        assert_eq!(err.errno(), Some(Errno::EPERM));
+        assert_eq!(err.errno(), Some(Errno::EINVAL));
         assert!(
             err.to_string().starts_with("mount_setattr(\"/w\", single"),
             "{err}"
