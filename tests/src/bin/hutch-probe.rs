@@ -473,11 +473,11 @@ fn main() {
             let handles: Vec<_> = (0..n)
                 .map(|_| {
                     let path = rest[1].clone();
-                    std::thread::spawn(move || op("openat", &["wronly|creat".into(), path]))
+                    std::thread::spawn(move || res(op("openat", &["wronly|creat".into(), path])))
                 })
                 .collect();
             for h in handles {
-                println!("{}", res(h.join().expect("thread")));
+                println!("{}", h.join().expect("thread"));
             }
         }
         "spawn-sleeper" => {
