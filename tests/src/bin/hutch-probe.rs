@@ -2,7 +2,7 @@
 //! machine-checkable results (`result=ok`, `result=errno:N`, `key=value`).
 //!
 //! Used by the tracer tests (under the tracer, as root and as nobody) and the benches.
-#![allow(unsafe_code, clippy::undocumented_unsafe_blocks)]
+#![allow(unsafe_code)]
 
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
