@@ -2,7 +2,7 @@
 //! machine-checkable results (`result=ok`, `result=errno:N`, `key=value`).
 //!
 //! Used by the tracer tests (under the tracer, as root and as nobody) and the benches.
-#![allow(unsafe_code, clippy::undocumented_unsafe_blocks)]
+#![allow(unsafe_code)]
 
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -473,11 +473,11 @@ fn main() {
             let handles: Vec<_> = (0..n)
                 .map(|_| {
                     let path = rest[1].clone();
-                    std::thread::spawn(move || op("openat", &["wronly|creat".into(), path]))
+                    std::thread::spawn(move || res(op("openat", &["wronly|creat".into(), path])))
                 })
                 .collect();
             for h in handles {
-                println!("{}", res(h.join().expect("thread")));
+                println!("{}", h.join().expect("thread"));
             }
         }
         "spawn-sleeper" => {
