@@ -381,3 +381,47 @@ fn whole_suite_as_nobody() {
     }
     rerun_as_nobody(&["--test-threads=2"]);
 }
+
+#[test]
+fn stdin_from_file_and_discarded() {
+    for b in available() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in");
+        std::fs::write(&input, b"from a file\n").unwrap();
+        let mut c = cmd("cat", &[]);
+        c.stdin(Stdio::file(std::fs::File::open(&input).unwrap()))
+            .stdout(Stdio::Capture);
+        assert_eq!(out(&run_on(b, &c)), "from a file\n", "{b}");
+        c.stdin(Stdio::Discard);
+        assert_eq!(out(&run_on(b, &c)), "", "{b}");
+    }
+}
+
+#[test]
+fn missing_writable_path() {
+    // userns cannot bind what does not exist: one clear error, nothing created. ptrace allows
+    // creating it (the path is whitelisted); chroot has no write policy.
+    for b in available() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("out");
+        let mut c = sh("mkdir \"$1\" && echo x > \"$1\"/f", &[missing.to_str().unwrap()]);
+        c.writable(Writable::List(vec![missing.clone()]));
+        match b {
+            BackendKind::Userns => {
+                match run_with(&c, Choice::Named(b)) {
+                    Err(e @ Error::Config(ConfigError::Plan(_))) => {
+                        assert!(e.to_string().contains("does not exist"), "{e}");
+                        assert_eq!(e.exit_code(), 125);
+                    }
+                    other => panic!("{b}: expected a plan error, got {other:?}"),
+                }
+                assert!(!missing.exists());
+            }
+            BackendKind::Ptrace => {
+                assert!(run_on(b, &c).status.success(), "{b}");
+                assert!(missing.join("f").exists());
+            }
+            BackendKind::Chroot => {}
+        }
+    }
+}
