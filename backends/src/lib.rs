@@ -36,6 +36,7 @@ mod mountpoint;
 mod outcome;
 mod probe;
 mod ptrace;
+mod ptrace_wire;
 mod report;
 mod run;
 mod stdio;

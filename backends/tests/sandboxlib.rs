@@ -404,7 +404,10 @@ fn missing_writable_path() {
     for b in available() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("out");
-        let mut c = sh("mkdir \"$1\" && echo x > \"$1\"/f", &[missing.to_str().unwrap()]);
+        let mut c = sh(
+            "mkdir \"$1\" && echo x > \"$1\"/f",
+            &[missing.to_str().unwrap()],
+        );
         c.writable(Writable::List(vec![missing.clone()]));
         match b {
             BackendKind::Userns => {
