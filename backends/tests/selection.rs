@@ -360,7 +360,7 @@ fn userns_probe_names_the_sysctl() {
     // A user namespace of our own where we may lower the limit for its descendants only.
     let exe = std::env::current_exe().unwrap();
     let status = std::process::Command::new("unshare")
-        .args(["-Ur", "sh", "-c", "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$0\" --exact userns_probe_names_the_sysctl --nocapture"])
+        .args(["-Ur", "sh", "-c", "echo 0 > /proc/sys/user/max_user_namespaces && exec setpriv --bounding-set=-all --inh-caps=-all \"$0\" --exact userns_probe_names_the_sysctl --nocapture"])
         .arg(exe)
         .env("HUTCH_TEST_RESTRICTED", "1")
         .status()
