@@ -11,6 +11,22 @@
 //!   supports the configuration) and returns an [`Outcome`]: exit status, captured output,
 //!   violations, which backend ran, what it enforced, what was degraded, time and memory.
 //!
+//! * [`backends`] and [`plan`] answer `hutch backends` and `hutch plan` without running
+//!   anything.
+//!
+//! | backend | needs | write policy | root dir | mounts | network isolated | hostname | collect-only, fake ownership |
+//! |---|---|---|---|---|---|---|---|
+//! | `userns` | user namespaces | kernel (read-only root, writable paths bound on top) | yes | yes | own netns, `lo` up | yes | no |
+//! | `ptrace` | ptrace + seccomp | traced (violations reported; Landlock backstop) | root only (chroot) | no | socket/connect denied | no | yes |
+//! | `chroot` | root | none (`all` only) | yes | yes | own netns, `lo` up | yes | no |
+//!
+//! In every backend the command keeps no capability (bounding set included; `ptrace` keeps
+//! `CAP_SYS_CHROOT` for a root directory), runs with `no_new_privs`, and lives in a pid
+//! namespace of its own, so it can neither undo its sandbox (remount, unmount, mount over,
+//! `pivot_root`, `chroot` out) nor signal or trace hutch. The only exception: the `ptrace`
+//! backend without root and without user namespaces shares hutch's pid namespace (the outcome's
+//! notes say so).
+//!
 //! ```no_run
 //! use hutch_backends::{run, Config, Stdio};
 //! let mut config = Config::new("sh");
