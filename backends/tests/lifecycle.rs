@@ -52,7 +52,6 @@ fn tree_dies_with_hutch() {
         }
         let result = hutch_backends::run_with(&c, hutch_backends::Choice::Named(b));
         panic!("{b}: the run returned although it should have been killed: {result:?}");
-        return;
     }
     for b in available() {
         let marker = format!("{}.{}{}", 1000, std::process::id(), b.name().len());
