@@ -197,3 +197,23 @@ fn exact_environment_reaches_execve() {
     fs::File::from(r).read_to_string(&mut text).unwrap();
     assert_eq!(text, "A=1\nB=2\n");
 }
+
+#[test]
+fn death_by_signal_is_reported_to_the_observer() {
+    let (_dir, root) = tree();
+    let mut rec = Recorder::default();
+    let outcome = Tracer::new(policy(&root))
+        .command(PROBE, ["signal", "9"])
+        .observer(&mut rec)
+        .run()
+        .unwrap();
+    assert_eq!(outcome.status, ExitStatus::Signaled(9));
+    assert_eq!(rec.died, rec.initialized);
+    let mut quiet = Recorder::default();
+    Tracer::new(policy(&root))
+        .command(PROBE, ["exit", "3"])
+        .observer(&mut quiet)
+        .run()
+        .unwrap();
+    assert!(quiet.died.is_empty());
+}

@@ -193,3 +193,27 @@ fn nothing_survives_a_sigkilled_tracer() {
         );
     }
 }
+
+#[test]
+fn group_stops_realtime_signals_and_posix_spawn_children() {
+    for user in users() {
+        let fx = Fixture::new(user);
+        let target = fx.p("out/spawned");
+        for op in ["stopcont", "rtsig"] {
+            let t = trace(Path::new(DRIVER), user, &fx.root, &[], &[PROBE, op]);
+            assert_eq!(t.results(), ["ok"], "{op} {user:?}");
+            assert_eq!(t.status, "exited 0");
+        }
+        let t = trace(
+            Path::new(DRIVER),
+            user,
+            &fx.root,
+            &["-w", &fx.p("in")],
+            &[PROBE, "spawn", PROBE, "openat", "wronly|creat", &target],
+        );
+        assert_eq!(t.results(), ["errno:13"]);
+        assert_eq!(t.output.last().map(String::as_str), Some("child=0"));
+        assert_eq!(t.violations.len(), 1);
+        assert!(!fx.root.join("out/spawned").exists());
+    }
+}

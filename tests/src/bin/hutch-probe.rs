@@ -504,6 +504,57 @@ fn main() {
             println!("child={pid} parent={}", std::process::id());
             std::thread::sleep(std::time::Duration::from_secs(secs));
         }
+        "stopcont" => {
+            // A child stops itself (group-stop); the parent continues it and checks it ends.
+            // SAFETY: single-threaded fork.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                // SAFETY: stop ourselves, then leave the forked child.
+                unsafe {
+                    libc::raise(libc::SIGSTOP);
+                    libc::_exit(7);
+                }
+            }
+            let mut status = 0;
+            // SAFETY: waiting for our own child.
+            unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+            let stopped = libc::WIFSTOPPED(status);
+            // SAFETY: continuing and reaping our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGCONT);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            let exited = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 7;
+            println!("result={}", if stopped && exited { "ok" } else { "bad" });
+        }
+        "rtsig" => {
+            static GOT: AtomicBool = AtomicBool::new(false);
+            extern "C" fn on_signal(_: libc::c_int) {
+                GOT.store(true, Ordering::SeqCst);
+            }
+            let sig = libc::SIGRTMIN() + 2;
+            // SAFETY: an async-signal-safe handler (one atomic store), then raise it.
+            unsafe {
+                libc::signal(sig, on_signal as *const () as libc::sighandler_t);
+                libc::raise(sig);
+            }
+            println!(
+                "result={}",
+                if GOT.load(Ordering::SeqCst) {
+                    "ok"
+                } else {
+                    "bad"
+                }
+            );
+        }
+        "spawn" => {
+            // std::process::Command: posix_spawn (clone3 with a clone fallback, CLONE_VFORK).
+            let status = std::process::Command::new(&rest[0])
+                .args(&rest[1..])
+                .status()
+                .expect("spawn");
+            println!("child={}", status.code().unwrap_or(-1));
+        }
         "loop" => {
             let n: u64 = rest[0].parse().expect("n");
             let start = std::time::Instant::now();
