@@ -126,6 +126,35 @@ fn readonly_falls_back_to_remounts_without_mount_setattr() {
 }
 
 #[test]
+fn writable_path_inside_a_plan_tmpfs_is_bound_from_the_host_after_it() {
+    let dir = rootfs();
+    let root = real(dir.path());
+    fs::create_dir(root.join("tmp/keep")).unwrap();
+    let mut plan = MountPlan::new(&root);
+    plan.writable("/tmp/keep")
+        .mount(MountSpec::tmpfs("/tmp"))
+        .mount(MountSpec::proc("/proc"));
+    let sys = RecordingSyscall::new();
+    plan.apply(&sys).unwrap();
+    let got = replace_root(sys.calls_text(), &root);
+    assert_eq!(
+        got[8..13],
+        [
+            r#"mount("tmpfs", "/newroot/tmp", "tmpfs", nosuid|nodev, NULL)"#,
+            r#"mkdir("/newroot/tmp/keep", 0o755)"#,
+            r#"mount("/oldroot$R/tmp/keep", "/newroot/tmp/keep", NULL, bind|rec, NULL)"#,
+            r#"mount_setattr("/newroot/tmp/keep", single, set=MountAttr(0x0), clear=MountAttr(RDONLY))"#,
+            r#"mount("proc", "/newroot/proc", "proc", nosuid|nodev|noexec, NULL)"#,
+        ]
+    );
+    // In place (chroot path) the tmpfs would hide the host directory: refused.
+    assert!(matches!(
+        plan.validate_chroot(),
+        Err(PlanError::WritableShadowed { index: 1, .. })
+    ));
+}
+
+#[test]
 fn still_read_only_writable_path_is_an_error() {
     let dir = rootfs();
     let root = real(dir.path());
