@@ -59,6 +59,7 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 mod apply;
+mod dev;
 mod mock;
 mod mountinfo;
 pub mod ops;

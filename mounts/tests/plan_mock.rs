@@ -441,3 +441,32 @@ fn read_only_slash_is_refused_in_place() {
         Err(MountError::WrongMode { .. })
     ));
 }
+
+#[test]
+fn half_done_step_is_detached_before_the_guard_undoes_the_rest() {
+    let dir = rootfs();
+    let root = real(dir.path());
+    let sys = RecordingSyscall::new();
+    sys.fail_when(
+        |c| matches!(c, Call::MountSetattr { path, .. } if path.ends_with("etc")),
+        Errno::EINVAL,
+    );
+    let specs = [
+        MountSpec::tmpfs("/tmp"),
+        MountSpec::ro_bind(root.join("data"), "/etc"),
+    ];
+    let err = apply_chroot_mounts(&sys, &root, &specs).unwrap_err();
+    assert_eq!(err.errno(), Some(Errno::EINVAL));
+    let got = replace_root(sys.calls_text(), &root);
+    assert_eq!(
+        got,
+        [
+            r#"mount("tmpfs", "$R/tmp", "tmpfs", nosuid|nodev, NULL)"#,
+            r#"mount("$R/data", "$R/etc", NULL, bind|rec, NULL)"#,
+            r#"mount_setattr("$R/etc", recursive, set=MountAttr(RDONLY), clear=MountAttr(0x0))"#,
+            r#"umount2("$R/etc", detach)"#,
+            r#"umount2("$R/tmp", detach)"#,
+        ]
+    );
+    assert!(sys.mount_points().is_empty());
+}
