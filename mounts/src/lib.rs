@@ -27,6 +27,10 @@
 //!   read-write. Its ancestors stay read-only (no file can be created next to it), and other
 //!   filesystems mounted below a writable path stay read-only unless listed too. A writable
 //!   path on a read-only host mount is refused at validation rather than silently widened.
+//!   A writable path inside a tmpfs or dev that the plan mounts (say `/tmp/build` with a tmpfs
+//!   on `/tmp`) is bound from the host right after that mount ([`Step::WritableInMount`],
+//!   namespace path only); one hidden by any other extra mount is an error
+//!   ([`PlanError::WritableShadowed`]).
 //! * **Remounting read-write afterwards.** The read-only flags set by a plan are not locked by
 //!   the kernel in the user namespace that set them: a process keeping `CAP_SYS_ADMIN` there
 //!   could `mount -o remount,rw`. The backend drops all capabilities (and sets
@@ -55,6 +59,7 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 mod apply;
+mod dev;
 mod mock;
 mod mountinfo;
 pub mod ops;

@@ -45,6 +45,16 @@ pub enum Step {
         /// The writable path.
         path: PathBuf,
     },
+    /// Namespace path: a writable path inside a tmpfs or dev of the plan, bound recursively
+    /// from the host right after that mount (mount point created in it), then made read-write.
+    WritableInMount {
+        /// The writable path.
+        path: PathBuf,
+        /// The host path it is bound from.
+        host: PathBuf,
+        /// Where its mount point is created.
+        create: CreateBelow,
+    },
     /// Inverted strategy: recursive bind of `path` onto itself, then make it read-only
     /// recursively.
     ReadOnlyPath {
@@ -131,6 +141,13 @@ impl fmt::Display for Step {
             Step::ReadOnly { path } => {
                 write!(f, "{:LABEL$} {} (recursive)", "read-only", path.display())
             }
+            Step::WritableInMount { path, host, .. } => write!(
+                f,
+                "{:LABEL$} {} (read-write bind of {} from the host)",
+                "writable",
+                path.display(),
+                host.display()
+            ),
             Step::Writable { path } => {
                 write!(
                     f,

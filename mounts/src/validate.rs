@@ -121,8 +121,22 @@ pub(crate) fn validate(plan: &MountPlan, mode: ApplyMode) -> Result<ValidatedPla
     } else {
         Vec::new()
     };
+    // Writable paths inside a tmpfs or dev of the plan (namespace path): bound from the host
+    // right after that mount, as (index of the mount, step).
+    let mut deferred: Vec<(usize, Step)> = Vec::new();
+    let mut on_top = Vec::new();
     for w in &members {
-        check_writable(&root, w, plan.strategy, &resolved)?;
+        match check_writable(&root, w, plan.strategy, mode, &resolved)? {
+            None => on_top.push(w.clone()),
+            Some((index, create)) => deferred.push((
+                index,
+                Step::WritableInMount {
+                    path: w.clone(),
+                    host: under(&root, w),
+                    create,
+                },
+            )),
+        }
     }
 
     let mut steps = Vec::new();
@@ -134,7 +148,7 @@ pub(crate) fn validate(plan: &MountPlan, mode: ApplyMode) -> Result<ValidatedPla
             WritableStrategy::BindOnTop => {
                 needs_root_bind = true;
                 middle.push(Step::ReadOnly { path: "/".into() });
-                middle.extend(members.iter().map(|w| Step::Writable { path: w.clone() }));
+                middle.extend(on_top.into_iter().map(|path| Step::Writable { path }));
             }
             WritableStrategy::Inverted => {
                 let inversion = invert(&root, &writable)?;
@@ -163,7 +177,15 @@ pub(crate) fn validate(plan: &MountPlan, mode: ApplyMode) -> Result<ValidatedPla
         steps.push(Step::BindRoot { host: root.clone() });
     }
     steps.extend(middle);
-    steps.extend(mounts);
+    for (i, step) in mounts.into_iter().enumerate() {
+        steps.push(step);
+        steps.extend(
+            deferred
+                .iter()
+                .filter(|(index, _)| *index == i)
+                .map(|(_, step)| step.clone()),
+        );
+    }
     Ok(ValidatedPlan {
         mode,
         root,
@@ -210,13 +232,16 @@ fn resolve_specs(plan: &MountPlan) -> Result<Vec<Resolved>, PlanError> {
     Ok(out)
 }
 
+/// Checks one writable path. `Ok(Some(..))`: it lies inside a tmpfs or dev of the plan (the
+/// namespace path only), and is to be bound from the host after that mount (its index).
 fn check_writable(
     root: &Path,
     w: &Path,
     strategy: WritableStrategy,
+    mode: ApplyMode,
     resolved: &[Resolved],
-) -> Result<(), PlanError> {
-    match lookup(root, w) {
+) -> Result<Option<(usize, CreateBelow)>, PlanError> {
+    let is_dir = match lookup(root, w) {
         Lookup::Missing { .. } => return Err(PlanError::WritableMissing(w.to_path_buf())),
         Lookup::Symlink { at } => {
             return Err(PlanError::WritableThroughSymlink {
@@ -224,8 +249,8 @@ fn check_writable(
                 at,
             })
         }
-        Lookup::Found { .. } => {}
-    }
+        Lookup::Found { is_dir } => is_dir,
+    };
     if strategy == WritableStrategy::BindOnTop {
         let host = under(root, w);
         let flags = nix::sys::statvfs::statvfs(&host).map(|s| s.flags());
@@ -233,18 +258,29 @@ fn check_writable(
             return Err(PlanError::WritableOnReadOnlyMount(w.to_path_buf()));
         }
     }
-    if let Some((i, r)) = resolved
+    let Some((i, r)) = resolved
         .iter()
         .enumerate()
-        .find(|(_, r)| w.starts_with(r.spec.target()))
-    {
-        return Err(PlanError::WritableShadowed {
-            path: w.to_path_buf(),
-            index: i + 1,
-            spec: r.spec.to_string(),
-        });
+        .rfind(|(_, r)| w.starts_with(r.spec.target()))
+    else {
+        return Ok(None);
+    };
+    let in_plan_fs = matches!(r.spec.kind(), MountKind::Tmpfs { .. } | MountKind::Dev);
+    let bindable = mode == ApplyMode::Namespace && strategy == WritableStrategy::BindOnTop;
+    if in_plan_fs && bindable && w != r.spec.target() {
+        let kind = if is_dir {
+            NodeKind::Dir
+        } else {
+            NodeKind::File
+        };
+        let below = r.spec.target().to_path_buf();
+        return Ok(Some((i, CreateBelow { below, kind })));
     }
-    Ok(())
+    Err(PlanError::WritableShadowed {
+        path: w.to_path_buf(),
+        index: i + 1,
+        spec: r.spec.to_string(),
+    })
 }
 
 /// The steps of the extra mounts, and (chroot path) the host mount points to create first.

@@ -127,7 +127,12 @@ fn run_case(name: &str, role: &str, me_root: bool) -> Result<(), Option<String>>
             .gid(NOBODY)
             .env("HUTCH_MOUNTS_UID", NOBODY.to_string());
     }
-    let out = cmd.output().expect("spawn the case");
+    let out = match cmd.output() {
+        Ok(out) => out,
+        // For example a test binary that uid 65534 may not execute.
+        Err(e) if role == "nobody" => return Err(Some(format!("cannot run as nobody: {e}"))),
+        Err(e) => panic!("spawn the case: {e}"),
+    };
     let leaked = leaked_mounts(&dir_path);
     let text = format!(
         "{}{}",

@@ -282,8 +282,11 @@ fn pivot_into_tempdir_root(dir: &Path) -> Result<(), String> {
     let extra = dir.join("extra");
     fs::create_dir(&extra).map_err(err)?;
     fs::write(extra.join("file"), b"x").map_err(err)?;
+    fs::create_dir(root.join("tmp/keep")).map_err(err)?;
+    fs::write(root.join("tmp/keep/marker"), b"host").map_err(err)?;
     let mut plan = MountPlan::new(&root);
     plan.writable("/data/1")
+        .writable("/tmp/keep")
         .staging_dir(dir.join("stage"))
         .mount(MountSpec::proc("/proc"))
         .mount(MountSpec::dev("/dev"))
@@ -304,6 +307,12 @@ fn pivot_into_tempdir_root(dir: &Path) -> Result<(), String> {
         "/tmp is its own tmpfs",
     )?;
     expect_writable(Path::new("/tmp/scratch"))?;
+    // A writable path inside the tmpfs is the host's directory, bound after the tmpfs.
+    ensure(
+        fs::read("/tmp/keep/marker").map_err(err)? == b"host",
+        "host dir in the tmpfs",
+    )?;
+    expect_writable(Path::new("/tmp/keep/f"))?;
     ensure(
         fs::read("/tmp/extra/file").map_err(err)? == b"x",
         "ro-bind content",
