@@ -428,3 +428,40 @@ fn missing_writable_path() {
         }
     }
 }
+
+#[test]
+fn usage_is_measured() {
+    for b in available() {
+        let o = run_on(b, &sh("head -c 20000000 /dev/zero | wc -c", &[]));
+        assert_eq!(out(&o).trim(), "20000000", "{b}");
+        assert!(o.usage.max_rss_kib > 0, "{b}: {:?}", o.usage);
+        assert!(o.usage.wall > std::time::Duration::ZERO, "{b}");
+    }
+}
+
+#[test]
+fn non_utf8_paths() {
+    use std::os::unix::ffi::OsStrExt;
+    for b in available() {
+        if !b.capabilities().writable_policy {
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let w = dir.path().join(std::ffi::OsStr::from_bytes(b"w\xff"));
+        let o_dir = dir.path().join(std::ffi::OsStr::from_bytes(b"o\xfe"));
+        std::fs::create_dir(&w).unwrap();
+        std::fs::create_dir(&o_dir).unwrap();
+        let mut c = sh("echo x > \"$1/f\" && echo y > \"$2/f\"", &[]);
+        c.arg(&w)
+            .arg(&o_dir)
+            .writable(Writable::List(vec![w.clone()]));
+        let o = run_on(b, &c);
+        assert!(!o.status.success(), "{b}");
+        assert!(w.join("f").exists(), "{b}");
+        assert!(!o_dir.join("f").exists(), "{b}");
+        if b == BackendKind::Ptrace {
+            assert_eq!(o.violations.len(), 1, "{b}");
+            assert_eq!(o.violations[0].resolved, o_dir.join("f"));
+        }
+    }
+}
