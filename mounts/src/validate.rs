@@ -114,8 +114,14 @@ pub(crate) fn validate(plan: &MountPlan, mode: ApplyMode) -> Result<ValidatedPla
                 source,
             })?;
     }
-    let writable = writable.minimized();
     let read_only = plan.read_only && !writable.contains(Path::new("/"));
+    if read_only {
+        // Every entry must exist, even one covered by another (which is then not bound).
+        for w in writable.members() {
+            writable_kind(&root, &w)?;
+        }
+    }
+    let writable = writable.minimized();
     let members = if read_only {
         writable.members()
     } else {
@@ -232,6 +238,19 @@ fn resolve_specs(plan: &MountPlan) -> Result<Vec<Resolved>, PlanError> {
     Ok(out)
 }
 
+/// Whether the writable path `w` is a directory; an error when it is missing or goes through
+/// a symlink.
+fn writable_kind(root: &Path, w: &Path) -> Result<bool, PlanError> {
+    match lookup(root, w) {
+        Lookup::Missing { .. } => Err(PlanError::WritableMissing(w.to_path_buf())),
+        Lookup::Symlink { at } => Err(PlanError::WritableThroughSymlink {
+            path: w.to_path_buf(),
+            at,
+        }),
+        Lookup::Found { is_dir } => Ok(is_dir),
+    }
+}
+
 /// Checks one writable path. `Ok(Some(..))`: it lies inside a tmpfs or dev of the plan (the
 /// namespace path only), and is to be bound from the host after that mount (its index).
 fn check_writable(
@@ -241,16 +260,7 @@ fn check_writable(
     mode: ApplyMode,
     resolved: &[Resolved],
 ) -> Result<Option<(usize, CreateBelow)>, PlanError> {
-    let is_dir = match lookup(root, w) {
-        Lookup::Missing { .. } => return Err(PlanError::WritableMissing(w.to_path_buf())),
-        Lookup::Symlink { at } => {
-            return Err(PlanError::WritableThroughSymlink {
-                path: w.to_path_buf(),
-                at,
-            })
-        }
-        Lookup::Found { is_dir } => is_dir,
-    };
+    let is_dir = writable_kind(root, w)?;
     if strategy == WritableStrategy::BindOnTop {
         let host = under(root, w);
         let flags = nix::sys::statvfs::statvfs(&host).map(|s| s.flags());
