@@ -1,19 +1,11 @@
 //! Escapes that beat catbox: i386 `int 0x80`, io_uring, a thread racing the path buffer,
 //! untraced clones, handles, ptrace. As root and as nobody.
 
-use hutch_tests::tracer_harness::{can_run_as_nobody, snapshot, trace, Fixture, User};
+use hutch_tests::tracer_harness::{snapshot, trace, users, Fixture};
 use std::path::Path;
 
 const PROBE: &str = env!("CARGO_BIN_EXE_hutch-probe");
 const DRIVER: &str = env!("CARGO_BIN_EXE_hutch-trace");
-
-fn users() -> Vec<User> {
-    let mut users = vec![User::Root];
-    if can_run_as_nobody() {
-        users.push(User::Nobody);
-    }
-    users
-}
 
 #[test]
 fn int80_open_is_killed_and_writes_nothing() {
