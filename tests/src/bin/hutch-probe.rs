@@ -373,7 +373,7 @@ fn race(allowed: &str, denied: &str, n: usize) {
         .parent()
         .expect("parent")
         .to_path_buf();
-    let (mut opened, mut escaped) = (0, 0);
+    let (mut opened, mut escaped, mut eacces) = (0, 0, 0);
     for _ in 0..n {
         let fd = sys(
             libc::SYS_openat,
@@ -384,6 +384,9 @@ fn race(allowed: &str, denied: &str, n: usize) {
                 0o644,
             ],
         );
+        if fd < 0 && errno() == libc::EACCES {
+            eacces += 1;
+        }
         if fd >= 0 {
             opened += 1;
             let target = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap_or_default();
@@ -395,7 +398,7 @@ fn race(allowed: &str, denied: &str, n: usize) {
     }
     stop.store(true, Ordering::Relaxed);
     flipper.join().expect("flipper");
-    println!("opened={opened} escaped={escaped}");
+    println!("eacces={eacces} opened={opened} escaped={escaped}");
 }
 
 /// Every process of a fork tree (`width` children per level, `depth` levels) tries one write.
