@@ -217,3 +217,55 @@ fn death_by_signal_is_reported_to_the_observer() {
         .unwrap();
     assert!(quiet.died.is_empty());
 }
+
+#[test]
+fn chroot_runs_inside_and_judges_paths_in_its_root() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipping: chroot needs root");
+        return;
+    }
+    let (_dir, root) = tree();
+    // A minimal root: the probe and the libraries it links.
+    for lib in [
+        "/lib/x86_64-linux-gnu/libgcc_s.so.1",
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        "/lib64/ld-linux-x86-64.so.2",
+    ] {
+        let dst = root.join(lib.trim_start_matches('/'));
+        fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        fs::copy(lib, dst).unwrap();
+    }
+    fs::copy(PROBE, root.join("probe")).unwrap();
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let outcome = Tracer::new(Policy::new(PathSet::from_entries(["/in"]).unwrap()))
+        .chroot(&root)
+        .command(
+            "/probe",
+            [
+                "seq",
+                "openat",
+                "wronly|creat",
+                "/in/x",
+                "--",
+                "openat",
+                "wronly|creat",
+                "/out/x",
+            ],
+        )
+        .stdout(w)
+        .run()
+        .unwrap();
+    assert_eq!(outcome.status, ExitStatus::Exited(0));
+    let mut text = String::new();
+    fs::File::from(r).read_to_string(&mut text).unwrap();
+    assert_eq!(text, "result=ok\nresult=errno:13\n");
+    assert!(root.join("in/x").exists());
+    assert!(!root.join("out/x").exists());
+    assert_eq!(outcome.violations.len(), 1);
+    assert_eq!(outcome.violations[0].path, "/out/x");
+    assert_eq!(
+        outcome.violations[0].resolved,
+        root.join("out/x"),
+        "host view"
+    );
+}

@@ -2,22 +2,14 @@
 //! threads, leftovers killed at exit (or waited for), and nothing survives a SIGKILLed
 //! tracer. As root and as nobody.
 
-use hutch_tests::tracer_harness::{can_run_as_nobody, snapshot, trace, Fixture, User};
+use hutch_tests::tracer_harness::{driver_command, snapshot, trace, users, Fixture, User};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const PROBE: &str = env!("CARGO_BIN_EXE_hutch-probe");
 const DRIVER: &str = env!("CARGO_BIN_EXE_hutch-trace");
-
-fn users() -> Vec<User> {
-    let mut users = vec![User::Root];
-    if can_run_as_nobody() {
-        users.push(User::Nobody);
-    }
-    users
-}
 
 /// True when `pid` no longer runs: gone, or a zombie nobody reaped (PID 1 here does not reap).
 fn dead(pid: u32) -> bool {
@@ -162,14 +154,7 @@ fn wait_for_all_waits_like_catbox() {
 #[test]
 fn nothing_survives_a_sigkilled_tracer() {
     for user in users() {
-        let mut cmd = match user {
-            User::Root => Command::new(DRIVER),
-            User::Nobody => {
-                let mut c = Command::new("setpriv");
-                c.args(["--reuid=65534", "--regid=65534", "--clear-groups", DRIVER]);
-                c
-            }
-        };
+        let mut cmd = driver_command(Path::new(DRIVER), user);
         let mut child = cmd
             .args(["--", PROBE, "sleep-tree", "30"])
             .stdout(Stdio::piped())

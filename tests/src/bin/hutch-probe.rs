@@ -57,6 +57,21 @@ fn p(s: &CString) -> i64 {
 
 const FDCWD: i64 = libc::AT_FDCWD as i64;
 
+/// A unix socket and an `AF_UNIX` address for `path`: `(fd, addr)`.
+fn unix_socket(path: &str) -> (i64, libc::sockaddr_un) {
+    // SAFETY: sockaddr_un is plain old data.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as u16;
+    for (dst, src) in addr.sun_path.iter_mut().zip(path.as_bytes()) {
+        *dst = *src as libc::c_char;
+    }
+    let fd = sys(
+        libc::SYS_socket,
+        &[libc::AF_UNIX as i64, libc::SOCK_STREAM as i64, 0],
+    );
+    (fd, addr)
+}
+
 /// One path operation; returns the raw result.
 fn op(name: &str, args: &[String]) -> i64 {
     let a0 = || c(&args[0]);
@@ -196,16 +211,7 @@ fn op(name: &str, args: &[String]) -> i64 {
         "chroot" => sys(libc::SYS_chroot, &[p(&a0())]),
         "pivot_root" => sys(libc::SYS_pivot_root, &[p(&a0()), p(&a1())]),
         "bind-unix" => {
-            // SAFETY: sockaddr_un is plain old data.
-            let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-            addr.sun_family = libc::AF_UNIX as u16;
-            for (dst, src) in addr.sun_path.iter_mut().zip(args[0].as_bytes()) {
-                *dst = *src as libc::c_char;
-            }
-            let fd = sys(
-                libc::SYS_socket,
-                &[libc::AF_UNIX as i64, libc::SOCK_STREAM as i64, 0],
-            );
+            let (fd, addr) = unix_socket(&args[0]);
             let size = std::mem::size_of::<libc::sockaddr_un>() as i64;
             sys(libc::SYS_bind, &[fd, &addr as *const _ as i64, size])
         }
@@ -246,16 +252,7 @@ fn op(name: &str, args: &[String]) -> i64 {
             sys(libc::SYS_connect, &[fd, &addr as *const _ as i64, 16])
         }
         "connect-unix" => {
-            // SAFETY: sockaddr_un is plain old data.
-            let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-            addr.sun_family = libc::AF_UNIX as u16;
-            for (dst, src) in addr.sun_path.iter_mut().zip(args[0].as_bytes()) {
-                *dst = *src as libc::c_char;
-            }
-            let fd = sys(
-                libc::SYS_socket,
-                &[libc::AF_UNIX as i64, libc::SOCK_STREAM as i64, 0],
-            );
+            let (fd, addr) = unix_socket(&args[0]);
             let size = std::mem::size_of::<libc::sockaddr_un>() as i64;
             sys(libc::SYS_connect, &[fd, &addr as *const _ as i64, size])
         }
@@ -376,7 +373,7 @@ fn race(allowed: &str, denied: &str, n: usize) {
         .parent()
         .expect("parent")
         .to_path_buf();
-    let (mut opened, mut escaped) = (0, 0);
+    let (mut opened, mut escaped, mut eacces) = (0, 0, 0);
     for _ in 0..n {
         let fd = sys(
             libc::SYS_openat,
@@ -387,6 +384,9 @@ fn race(allowed: &str, denied: &str, n: usize) {
                 0o644,
             ],
         );
+        if fd < 0 && errno() == libc::EACCES {
+            eacces += 1;
+        }
         if fd >= 0 {
             opened += 1;
             let target = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap_or_default();
@@ -398,7 +398,7 @@ fn race(allowed: &str, denied: &str, n: usize) {
     }
     stop.store(true, Ordering::Relaxed);
     flipper.join().expect("flipper");
-    println!("opened={opened} escaped={escaped}");
+    println!("eacces={eacces} opened={opened} escaped={escaped}");
 }
 
 /// Every process of a fork tree (`width` children per level, `depth` levels) tries one write.
