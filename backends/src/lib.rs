@@ -11,6 +11,22 @@
 //!   supports the configuration) and returns an [`Outcome`]: exit status, captured output,
 //!   violations, which backend ran, what it enforced, what was degraded, time and memory.
 //!
+//! * [`backends`] and [`plan`] answer `hutch backends` and `hutch plan` without running
+//!   anything.
+//!
+//! | backend | needs | write policy | root dir | mounts | network isolated | hostname | collect-only, fake ownership |
+//! |---|---|---|---|---|---|---|---|
+//! | `userns` | user namespaces | kernel (read-only root, writable paths bound on top) | yes | yes | own netns, `lo` up | yes | no |
+//! | `ptrace` | ptrace + seccomp | traced (violations reported; Landlock backstop) | root only (chroot) | no | socket/connect denied | no | yes |
+//! | `chroot` | root | none (`all` only) | yes | yes | own netns, `lo` up | yes | no |
+//!
+//! In every backend the command keeps no capability (bounding set included; `ptrace` keeps
+//! `CAP_SYS_CHROOT` for a root directory), runs with `no_new_privs`, and lives in a pid
+//! namespace of its own, so it can neither undo its sandbox (remount, unmount, mount over,
+//! `pivot_root`, `chroot` out) nor signal or trace hutch. The only exception: the `ptrace`
+//! backend without root and without user namespaces shares hutch's pid namespace (the outcome's
+//! notes say so).
+//!
 //! ```no_run
 //! use hutch_backends::{run, Config, Stdio};
 //! let mut config = Config::new("sh");
@@ -30,12 +46,14 @@ mod capability;
 mod caps;
 mod chroot;
 mod config;
-mod describe;
 mod error;
+mod mount;
 mod mountpoint;
 mod outcome;
 mod probe;
 mod ptrace;
+mod ptrace_wire;
+mod report;
 mod run;
 mod stdio;
 mod sys;
@@ -45,9 +63,10 @@ pub use backend::{
     degrade, select, select_with, BackendKind, Choice, Selection, BACKEND_ENV, VALID_NAMES,
 };
 pub use capability::{Capabilities, Degradation, Enforcement, Setting, Unsupported};
-pub use config::{Config, ConfigError, Mount, Network, Stdio, Writable};
-pub use describe::{describe, Plan};
+pub use config::{Config, ConfigError, Network, Stdio, Writable};
 pub use error::Error;
+pub use mount::Mount;
 pub use outcome::{ExitStatus, ModeChange, NetworkDenial, Outcome, Ownership, Usage, Violation};
 pub use probe::Availability;
+pub use report::{backends, plan, BackendReport, Plan};
 pub use run::{run, run_with};

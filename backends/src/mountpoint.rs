@@ -3,7 +3,7 @@
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-use crate::config::Mount;
+use crate::mount::Mount;
 
 /// What [`create_all`] created, in creation order.
 #[derive(Debug, Default)]

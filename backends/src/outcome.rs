@@ -123,6 +123,8 @@ pub struct Outcome {
     pub enforcement: Enforcement,
     /// Settings that were degraded to fit the backend.
     pub degradations: Vec<Degradation>,
+    /// Stronger backends that `auto` passed over, and why (empty for a named backend).
+    pub passed_over: Vec<(BackendKind, String)>,
     /// How the command ended.
     pub status: ExitStatus,
     /// Captured standard output (`None` unless `Stdio::Capture`).

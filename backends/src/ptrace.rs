@@ -6,22 +6,28 @@
 //! TOCTOU; Landlock backs most writes up). The command keeps no capability (only
 //! `CAP_SYS_CHROOT` when a root directory is used) and runs with `no_new_privs`.
 //!
-//! Known gap: the command runs in the host's pid namespace as the caller's uid, so it can send
-//! signals to hutch itself and to the caller's other processes (ptrace is refused by the
-//! tracer's filter).
+//! The tracer and the command run in a pid namespace of their own (with a user namespace when
+//! hutch is not root), so the command cannot see or signal hutch or the caller's other
+//! processes; ptrace is refused by the tracer's filter. Without root and without user
+//! namespaces they run in hutch's pid namespace, and the outcome says so.
 
-use std::io;
-use std::path::PathBuf;
+use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use hutch_ns::caps::{self, CapSet, Capability};
+use hutch_ns::{Namespaces, Sandbox};
 use hutch_pathset::PathSet;
-use hutch_tracer::{LandlockStatus, Policy, TraceError, Tracer};
+use hutch_tracer::{Policy, Tracer};
+use nix::fcntl::OFlag;
+use nix::unistd::{getegid, geteuid, pipe2};
 
 use crate::backend::BackendKind;
 use crate::config::{Config, Network};
 use crate::error::Error;
-use crate::outcome::{ExitStatus, ModeChange, NetworkDenial, Outcome, Ownership, Usage, Violation};
+use crate::outcome::{Outcome, Usage};
+use crate::ptrace_wire::{decode, encode, Failed, Traced};
 use crate::stdio::plumb;
 
 const BACKEND: BackendKind = BackendKind::Ptrace;
@@ -41,22 +47,51 @@ fn policy(config: &Config) -> Result<Policy, Error> {
     })
 }
 
-fn trace_error(config: &Config, e: TraceError) -> Error {
-    match e {
-        TraceError::NotFound(_) => Error::CommandNotFound {
+fn failed_error(config: &Config, f: Failed) -> Error {
+    match f {
+        Failed::NotFound => Error::CommandNotFound {
             program: config.program.clone(),
         },
-        TraceError::NotExecutable(_, errno) => Error::CommandNotExecutable {
+        Failed::NotExecutable(errno) => Error::CommandNotExecutable {
             program: config.program.clone(),
-            source: errno.into(),
+            source: io::Error::from_raw_os_error(errno),
         },
-        TraceError::Setup { stage, errno } => Error::setup(BACKEND, stage, errno.into()),
-        other => Error::setup(BACKEND, "trace", io::Error::other(other.to_string())),
+        Failed::Setup(stage, errno) => {
+            Error::setup(BACKEND, stage, io::Error::from_raw_os_error(errno))
+        }
+        Failed::Other(message) => Error::setup(BACKEND, "trace", io::Error::other(message)),
     }
 }
 
-fn unchanged(id: u32) -> Option<u32> {
-    (id != u32::MAX).then_some(id)
+/// The namespaces that keep the command from seeing hutch: a pid namespace (and the mount
+/// namespace for its `/proc`), plus a user namespace when hutch is not root. `None` when
+/// neither root nor user namespaces are available: then the tracer runs in hutch's own pid
+/// namespace.
+fn isolation() -> Option<Namespaces> {
+    static USERNS: OnceLock<bool> = OnceLock::new();
+    if crate::probe::privileged() {
+        Some(Namespaces::PID | Namespaces::MOUNT)
+    } else if *USERNS.get_or_init(|| crate::probe::userns().is_available()) {
+        Some(Namespaces::USER | Namespaces::PID | Namespaces::MOUNT)
+    } else {
+        None
+    }
+}
+
+/// Builds the tracer for `config` with the given streams and runs it on the calling thread.
+fn trace(config: &Config, policy: Policy, fds: [OwnedFd; 3]) -> Result<Traced, Failed> {
+    let [stdin, stdout, stderr] = fds;
+    let mut tracer = Tracer::new(policy);
+    tracer.command(&config.program, &config.args).env_clear();
+    for (k, v) in config.effective_env() {
+        tracer.env(k, v);
+    }
+    tracer.current_dir(config.effective_cwd());
+    if !config.root_is_host() {
+        tracer.chroot(&config.root);
+    }
+    tracer.stdin(stdin).stdout(stdout).stderr(stderr);
+    tracer.run().map(Traced::from).map_err(Failed::from)
 }
 
 /// The capabilities the command may keep: none, or `CAP_SYS_CHROOT` when the tracer must chroot.
@@ -97,110 +132,121 @@ fn drop_thread_caps(keep: CapSet) -> Result<Vec<String>, Error> {
 
 /// Runs `config` (validated, supported by this backend) under the tracer.
 ///
-/// The tracer runs on a thread of its own whose capabilities are dropped first, so that the
-/// command (which inherits them) keeps none, or only `CAP_SYS_CHROOT` for a root directory.
+/// Where possible (root, or user namespaces) the tracer runs as the command of a hutch-ns
+/// sandbox with a pid namespace of its own, so that the command cannot see or signal hutch; the
+/// result comes back over a pipe. Otherwise it runs on a thread of this process. Either way its
+/// capabilities are dropped first, so that the command (which inherits them) keeps none, or only
+/// `CAP_SYS_CHROOT` for a root directory.
 pub(crate) fn run(config: &Config) -> Result<Outcome, Error> {
     let policy = policy(config)?;
     let plumbing = plumb(&config.stdin, &config.stdout, &config.stderr)
         .map_err(|e| Error::setup(BACKEND, "set up standard streams", e))?;
-    let (stdin, stdout, stderr) = (plumbing.stdin, plumbing.stdout, plumbing.stderr);
+    let fds = [plumbing.stdin, plumbing.stdout, plumbing.stderr];
     let keep = keep(config);
     let started = Instant::now();
-    let joined = std::thread::scope(|scope| {
-        scope
-            .spawn(move || {
-                let kept = drop_thread_caps(keep)?;
-                let mut tracer = Tracer::new(policy);
-                tracer.command(&config.program, &config.args).env_clear();
-                for (k, v) in config.effective_env() {
-                    tracer.env(k, v);
-                }
-                tracer.current_dir(config.effective_cwd());
-                if !config.root_is_host() {
-                    tracer.chroot(&config.root);
-                }
-                tracer.stdin(stdin).stdout(stdout).stderr(stderr);
-                let traced = tracer.run().map_err(|e| trace_error(config, e));
-                // The tracer consumed the stream descriptors; dropping it closes any it kept,
-                // so the readers see end-of-file.
-                drop(tracer);
-                traced.map(|t| (t, kept))
-            })
-            .join()
-    });
+    let isolation = isolation();
+    let result = match isolation {
+        Some(namespaces) => in_namespaces(config, policy, fds, keep, namespaces),
+        None => on_thread(config, policy, fds, keep),
+    };
     let wall = started.elapsed();
     let captured = plumbing.readers.finish();
-    let (traced, kept) = joined.map_err(|_| {
-        Error::setup(BACKEND, "trace", io::Error::other("tracer thread panicked"))
-    })??;
+    let (traced, kept) = result?;
+    let traced = traced.map_err(|f| failed_error(config, f))?;
     let (stdout, stderr) =
         captured.map_err(|e| Error::setup(BACKEND, "read captured output", e))?;
 
     let mut notes = Vec::new();
-    match traced.landlock {
-        LandlockStatus::Enforced { abi } => {
-            notes.push(format!("landlock backstop enforced (ABI {abi})"))
-        }
-        LandlockStatus::Unsupported => {
-            notes.push("no landlock on this kernel: only the tracer enforced the policy".into())
-        }
-        LandlockStatus::NotApplied => notes.push("landlock not applied (collect-only)".into()),
-    }
-    if !traced.leftovers.is_empty() {
+    notes.push(match traced.landlock {
+        Some(0) => "no landlock on this kernel: only the tracer enforced the policy".into(),
+        Some(abi) => format!("landlock backstop enforced (ABI {abi})"),
+        None => "landlock not applied (collect-only)".into(),
+    });
+    notes.push(match isolation {
+        Some(_) => "pid namespace of its own: the command cannot see or signal hutch; pids in violations are inside it".into(),
+        None => "no pid namespace (neither root nor user namespaces): the command can signal hutch".into(),
+    });
+    if traced.leftovers > 0 {
         notes.push(format!(
             "killed {} process(es) still running when the command exited",
-            traced.leftovers.len()
+            traced.leftovers
         ));
     }
     Ok(Outcome {
-        status: match traced.status {
-            hutch_tracer::ExitStatus::Exited(c) => ExitStatus::Code(c),
-            hutch_tracer::ExitStatus::Signaled(s) => ExitStatus::Signal(s),
-        },
+        status: traced.status,
         stdout,
         stderr,
-        violations: traced
-            .violations
-            .into_iter()
-            .map(|v| Violation {
-                pid: i32::try_from(v.pid).unwrap_or(-1),
-                syscall: v.syscall.to_string(),
-                path: PathBuf::from(v.path),
-                resolved: v.resolved,
-            })
-            .collect(),
-        network_denials: traced
-            .network
-            .into_iter()
-            .map(|n| NetworkDenial {
-                pid: i32::try_from(n.pid).unwrap_or(-1),
-                syscall: n.syscall.to_string(),
-                destination: n.destination,
-            })
-            .collect(),
-        ownerships: traced
-            .ownerships
-            .into_iter()
-            .map(|(path, uid, gid)| Ownership {
-                path,
-                uid: unchanged(uid),
-                gid: unchanged(gid),
-            })
-            .collect(),
-        modes: traced
-            .modes
-            .into_iter()
-            .map(|(path, mode)| ModeChange { path, mode })
-            .collect(),
+        violations: traced.violations,
+        network_denials: traced.network,
+        ownerships: traced.ownerships,
+        modes: traced.modes,
         usage: Usage {
             wall,
-            user_cpu: traced.usage.user,
-            system_cpu: traced.usage.system,
-            max_rss_kib: traced.usage.max_rss_kib,
+            ..traced.usage
         },
         capabilities_kept: kept,
         no_new_privs: true,
         notes,
         ..crate::run::blank(BACKEND)
     })
+}
+
+type Joined = Result<(Result<Traced, Failed>, Vec<String>), Error>;
+
+/// Runs the tracer on a thread of this process whose capabilities were dropped.
+fn on_thread(config: &Config, policy: Policy, fds: [OwnedFd; 3], keep: CapSet) -> Joined {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                let kept = drop_thread_caps(keep)?;
+                Ok((trace(config, policy, fds), kept))
+            })
+            .join()
+    })
+    .map_err(|_| Error::setup(BACKEND, "trace", io::Error::other("tracer thread panicked")))?
+}
+
+/// Runs the tracer as the command of a hutch-ns sandbox and reads its result from a pipe.
+fn in_namespaces(
+    config: &Config,
+    policy: Policy,
+    fds: [OwnedFd; 3],
+    keep: CapSet,
+    namespaces: Namespaces,
+) -> Joined {
+    let (rd, wr) = pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::setup(BACKEND, "pipe", e.into()))?;
+    let mut sandbox = Sandbox::new(namespaces).foreground(false);
+    if namespaces.contains(Namespaces::USER) {
+        sandbox = sandbox.map_to(geteuid().as_raw(), getegid().as_raw());
+    }
+    let spawned = sandbox.spawn(
+        || Ok::<(), String>(()),
+        move || {
+            let result = match caps::drop_except(keep) {
+                Ok(_) => trace(config, policy, fds),
+                Err(e) => Err(Failed::Other(format!("drop capabilities: {e}"))),
+            };
+            let _ = std::fs::File::from(wr).write_all(&encode(&result));
+            // Not an exec: the init reports this as an exec failure, which run() ignores
+            // when the result arrived.
+            io::Error::other("tracer finished")
+        },
+    );
+    let mut child =
+        spawned.map_err(|e| Error::setup(BACKEND, "spawn", io::Error::other(e.to_string())))?;
+    let mut bytes = Vec::new();
+    let read = std::fs::File::from(rd).read_to_end(&mut bytes);
+    let ended = child
+        .wait()
+        .map_err(|e| Error::setup(BACKEND, "wait", io::Error::other(e.to_string())))?;
+    match (read, decode(&bytes)) {
+        (Ok(_), Some(result)) => Ok((result, crate::caps::names(keep))),
+        _ => Err(Error::setup(
+            BACKEND,
+            "trace",
+            io::Error::other(format!(
+                "the tracer process ended without a result: {ended:?}"
+            )),
+        )),
+    }
 }

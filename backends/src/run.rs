@@ -11,6 +11,7 @@ pub(crate) fn blank(backend: BackendKind) -> Outcome {
         backend,
         enforcement: backend.capabilities().enforcement,
         degradations: Vec::new(),
+        passed_over: Vec::new(),
         status: ExitStatus::Code(0),
         stdout: None,
         stderr: None,
@@ -44,5 +45,6 @@ pub fn run_with(config: &Config, choice: Choice) -> Result<Outcome, Error> {
         BackendKind::Ptrace => crate::ptrace::run(&selection.config)?,
     };
     outcome.degradations = selection.degradations;
+    outcome.passed_over = selection.passed_over;
     Ok(outcome)
 }

@@ -17,8 +17,9 @@ use hutch_ns::{caps, Namespaces, Outcome as NsOutcome, Sandbox, Stage};
 use nix::sys::resource::{getrusage, UsageWho};
 
 use crate::backend::BackendKind;
-use crate::config::{Config, ConfigError, Mount, Network, Writable};
+use crate::config::{Config, ConfigError, Network, Writable};
 use crate::error::Error;
+use crate::mount::Mount;
 use crate::mountpoint;
 use crate::outcome::{ExitStatus, Outcome, Usage};
 use crate::stdio::{plumb, Readers};

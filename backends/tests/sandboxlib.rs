@@ -364,3 +364,104 @@ fn next_to_whitelisted_is_not_writable() {
     write_case(&list(&["data/1"]), "data/new", false);
     write_case(&list(&["data/1"]), "topfile", false);
 }
+
+/// The whole suite again as `nobody` (users run hutch without root): chroot reports itself
+/// unavailable (no CAP_SYS_CHROOT), userns and ptrace run every case.
+#[test]
+fn whole_suite_as_nobody() {
+    if is_nobody_child() {
+        assert_eq!(nix::unistd::geteuid().as_raw(), 65534);
+        match BackendKind::Chroot.probe() {
+            hutch_backends::Availability::Unavailable(why) => {
+                assert!(why.contains("CAP_SYS_CHROOT"), "{why}")
+            }
+            other => panic!("chroot as nobody: {other:?}"),
+        }
+        return;
+    }
+    rerun_as_nobody(&["--test-threads=2"]);
+}
+
+#[test]
+fn stdin_from_file_and_discarded() {
+    for b in available() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in");
+        std::fs::write(&input, b"from a file\n").unwrap();
+        let mut c = cmd("cat", &[]);
+        c.stdin(Stdio::file(std::fs::File::open(&input).unwrap()))
+            .stdout(Stdio::Capture);
+        assert_eq!(out(&run_on(b, &c)), "from a file\n", "{b}");
+        c.stdin(Stdio::Discard);
+        assert_eq!(out(&run_on(b, &c)), "", "{b}");
+    }
+}
+
+#[test]
+fn missing_writable_path() {
+    // userns cannot bind what does not exist: one clear error, nothing created. ptrace allows
+    // creating it (the path is whitelisted); chroot has no write policy.
+    for b in available() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("out");
+        let mut c = sh(
+            "mkdir \"$1\" && echo x > \"$1\"/f",
+            &[missing.to_str().unwrap()],
+        );
+        c.writable(Writable::List(vec![missing.clone()]));
+        match b {
+            BackendKind::Userns => {
+                match run_with(&c, Choice::Named(b)) {
+                    Err(e @ Error::Config(ConfigError::Plan(_))) => {
+                        assert!(e.to_string().contains("does not exist"), "{e}");
+                        assert_eq!(e.exit_code(), 125);
+                    }
+                    other => panic!("{b}: expected a plan error, got {other:?}"),
+                }
+                assert!(!missing.exists());
+            }
+            BackendKind::Ptrace => {
+                assert!(run_on(b, &c).status.success(), "{b}");
+                assert!(missing.join("f").exists());
+            }
+            BackendKind::Chroot => {}
+        }
+    }
+}
+
+#[test]
+fn usage_is_measured() {
+    for b in available() {
+        let o = run_on(b, &sh("head -c 20000000 /dev/zero | wc -c", &[]));
+        assert_eq!(out(&o).trim(), "20000000", "{b}");
+        assert!(o.usage.max_rss_kib > 0, "{b}: {:?}", o.usage);
+        assert!(o.usage.wall > std::time::Duration::ZERO, "{b}");
+    }
+}
+
+#[test]
+fn non_utf8_paths() {
+    use std::os::unix::ffi::OsStrExt;
+    for b in available() {
+        if !b.capabilities().writable_policy {
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let w = dir.path().join(std::ffi::OsStr::from_bytes(b"w\xff"));
+        let o_dir = dir.path().join(std::ffi::OsStr::from_bytes(b"o\xfe"));
+        std::fs::create_dir(&w).unwrap();
+        std::fs::create_dir(&o_dir).unwrap();
+        let mut c = sh("echo x > \"$1/f\" && echo y > \"$2/f\"", &[]);
+        c.arg(&w)
+            .arg(&o_dir)
+            .writable(Writable::List(vec![w.clone()]));
+        let o = run_on(b, &c);
+        assert!(!o.status.success(), "{b}");
+        assert!(w.join("f").exists(), "{b}");
+        assert!(!o_dir.join("f").exists(), "{b}");
+        if b == BackendKind::Ptrace {
+            assert_eq!(o.violations.len(), 1, "{b}");
+            assert_eq!(o.violations[0].resolved, o_dir.join("f"));
+        }
+    }
+}

@@ -326,3 +326,85 @@ fn command_not_found_and_not_executable() {
         }
     }
 }
+
+/// Child role of [`userns_probe_names_the_sysctl`]: runs where `user.max_user_namespaces=0`.
+fn restricted_child() {
+    match BackendKind::Userns.probe() {
+        Availability::Unavailable(why) => {
+            assert!(why.contains("unshare(CLONE_NEWUSER) failed"), "{why}");
+            assert!(why.contains("user.max_user_namespaces=0"), "{why}");
+        }
+        Availability::Available => panic!("userns probe passed with max_user_namespaces=0"),
+    }
+    let sel = hutch_backends::select(&cmd("true", &[]), Choice::Auto).unwrap();
+    assert_ne!(sel.backend, BackendKind::Userns);
+    assert_eq!(sel.passed_over[0].0, BackendKind::Userns);
+    assert!(sel.passed_over[0].1.contains("max_user_namespaces"));
+    match hutch_backends::run_with(&cmd("true", &[]), Choice::Named(BackendKind::Userns)) {
+        Err(e @ Error::Unavailable { .. }) => {
+            assert!(e.to_string().contains("max_user_namespaces"))
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
+#[test]
+fn userns_probe_names_the_sysctl() {
+    if std::env::var_os("HUTCH_TEST_RESTRICTED").is_some() {
+        return restricted_child();
+    }
+    if !BackendKind::Userns.probe().is_available() {
+        eprintln!("user namespaces are unavailable here: cannot build the restricted namespace");
+        return;
+    }
+    // A user namespace of our own where we may lower the limit for its descendants only.
+    let exe = std::env::current_exe().unwrap();
+    let status = std::process::Command::new("unshare")
+        .args(["-Ur", "sh", "-c", "echo 0 > /proc/sys/user/max_user_namespaces && exec setpriv --bounding-set=-all --inh-caps=-all \"$0\" --exact userns_probe_names_the_sysctl --nocapture"])
+        .arg(exe)
+        .env("HUTCH_TEST_RESTRICTED", "1")
+        .status()
+        .expect("unshare (util-linux)");
+    assert!(status.success());
+}
+
+#[test]
+fn backends_report_and_plan() {
+    let reports = hutch_backends::backends();
+    assert_eq!(
+        reports.iter().map(|r| r.backend).collect::<Vec<_>>(),
+        BackendKind::ALL
+    );
+    for r in &reports {
+        assert_eq!(
+            r.availability.is_available(),
+            available().contains(&r.backend)
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for b in available() {
+        let mut c = cmd("make", &["all"]);
+        c.writable(Writable::List(vec![dir.path().to_path_buf()]))
+            .best_effort(true);
+        let p = hutch_backends::plan(&c, Choice::Named(b)).unwrap();
+        let text = p.to_string();
+        assert!(text.starts_with(&format!("backend   {b}")), "{text}");
+        assert!(text.ends_with("exec      make all\n"), "{text}");
+        match b {
+            BackendKind::Userns => {
+                assert!(text.contains("read-only"), "{text}");
+                assert!(text.contains(dir.path().to_str().unwrap()), "{text}");
+            }
+            BackendKind::Chroot => assert!(text.contains("degraded  writable"), "{text}"),
+            BackendKind::Ptrace => assert!(text.contains("trace"), "{text}"),
+        }
+    }
+    // Planning creates nothing and checks the config.
+    let mut c = cmd("true", &[]);
+    c.root(dir.path().join("missing"));
+    assert!(matches!(
+        hutch_backends::plan(&c, Choice::Auto),
+        Err(Error::Config(_))
+    ));
+    assert!(!dir.path().join("missing").exists());
+}

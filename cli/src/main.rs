@@ -10,7 +10,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
-use hutch_backends::{BackendKind, Config};
+use hutch_backends::Config;
 use serde_json::json;
 
 use args::{BackendsArgs, Cli, Command, RunArgs};
@@ -147,9 +147,10 @@ fn plan(args: &RunArgs, matches: &clap::ArgMatches) -> ExitCode {
         Err(err) => return fail(err),
     };
     let config = build(args, matches);
-    match hutch_backends::describe(&config, choice) {
+    match hutch_backends::plan(&config, choice) {
         Ok(plan) => {
-            print!("{plan}");
+            // A closed pipe (`hutch plan ... | head`) is not an error worth a panic.
+            let _ = write!(std::io::stdout(), "{plan}");
             ExitCode::SUCCESS
         }
         Err(err) => {
@@ -160,9 +161,9 @@ fn plan(args: &RunArgs, matches: &clap::ArgMatches) -> ExitCode {
 }
 
 fn backends(args: &BackendsArgs) -> ExitCode {
-    let rows: Vec<_> = BackendKind::ALL
+    let rows: Vec<_> = hutch_backends::backends()
         .into_iter()
-        .map(|kind| (kind, kind.probe(), kind.capabilities()))
+        .map(|r| (r.backend, r.availability, r.capabilities))
         .collect();
     let auto = hutch_backends::select(&Config::new("true"), hutch_backends::Choice::Auto)
         .map(|s| s.backend.name());

@@ -31,7 +31,7 @@ fn plan_shows_backend_mounts_and_inversion_without_running() {
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
         r.stdout
-            .starts_with("backend: userns (kernel enforcement)\n"),
+            .starts_with("backend   userns (enforcement: kernel)\n"),
         "{}",
         r.stdout
     );
@@ -69,12 +69,12 @@ fn plan_shows_the_tracer_policy() {
     );
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
-        r.stdout.contains("backend: ptrace (traced enforcement)"),
+        r.stdout.contains("backend   ptrace (enforcement: traced)"),
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("writable: /tmp/out"), "{}", r.stdout);
-    assert!(r.stdout.contains("network: denied"), "{}", r.stdout);
+    assert!(r.stdout.contains("/tmp/out"), "{}", r.stdout);
+    assert!(r.stdout.contains("socket/connect denied"), "{}", r.stdout);
 }
 
 #[test]

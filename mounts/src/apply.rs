@@ -10,8 +10,9 @@ use crate::mock::Call;
 use crate::ops::{self, sys_err, MountError};
 use crate::plan::{MountPlan, PlanError};
 use crate::spec::{MountKind, MountSpec};
+use crate::step::{NodeKind, Step, ValidatedPlan};
 use crate::syscall::Syscall;
-use crate::validate::{under, validate, ApplyMode, NodeKind, Step, ValidatedPlan};
+use crate::validate::{under, validate, ApplyMode};
 
 /// Where the new root is assembled, below the staging tmpfs (after the first pivot, `/newroot`).
 pub const NEW_ROOT: &str = "newroot";
@@ -104,20 +105,19 @@ impl<S: Syscall + ?Sized> Exec<'_, S> {
             }
             Step::Writable { path } => {
                 let at = self.inside(path);
-                ops::bind(sys, &at, &at, true)?;
-                ops::make_writable(sys, &at)?;
-                let flags = sys
-                    .mount_flags(&at)
-                    .map_err(sys_err(Call::MountFlags(at.clone())))?;
-                if flags.contains(MsFlags::MS_RDONLY) {
-                    return Err(MountError::StillReadOnly(path.clone()));
-                }
+                self.bind_writable(&at, &at, path)?;
+                Ok(Some(at))
+            }
+            Step::WritableInMount { path, host, create } => {
+                self.create_inside(&create.below, path, create.kind)?;
+                let at = self.inside(path);
+                self.bind_writable(&self.host(host), &at, path)?;
                 Ok(Some(at))
             }
             Step::ReadOnlyPath { path } => {
                 let at = self.inside(path);
                 ops::bind(sys, &at, &at, true)?;
-                ops::make_readonly(sys, &at, true)?;
+                ops::or_detach(sys, &at, ops::make_readonly(sys, &at, true).map(drop))?;
                 Ok(Some(at))
             }
             Step::Mount { spec, create } => {
@@ -129,7 +129,8 @@ impl<S: Syscall + ?Sized> Exec<'_, S> {
                     MountKind::Bind { source, read_only } => {
                         ops::bind(sys, &self.host(source), &at, true)?;
                         if *read_only {
-                            ops::make_readonly(sys, &at, true)?;
+                            let ro = ops::make_readonly(sys, &at, true).map(drop);
+                            ops::or_detach(sys, &at, ro)?;
                         }
                     }
                     MountKind::Tmpfs { size, mode } => ops::mount_tmpfs(sys, &at, *size, *mode)?,
@@ -139,6 +140,23 @@ impl<S: Syscall + ?Sized> Exec<'_, S> {
                 Ok(Some(at))
             }
         }
+    }
+
+    /// Binds `source` on `at` recursively and makes that one mount read-write; `path` (inside
+    /// the root) names it in the error if it stays read-only.
+    fn bind_writable(&self, source: &Path, at: &Path, path: &Path) -> Result<(), MountError> {
+        ops::bind(self.sys, source, at, true)?;
+        let made_writable = ops::make_writable(self.sys, at).and_then(|()| {
+            let flags = self
+                .sys
+                .mount_flags(at)
+                .map_err(sys_err(Call::MountFlags(at.to_path_buf())))?;
+            if flags.contains(MsFlags::MS_RDONLY) {
+                return Err(MountError::StillReadOnly(path.to_path_buf()));
+            }
+            Ok(())
+        });
+        ops::or_detach(self.sys, at, made_writable)
     }
 
     /// Creates `path` and its missing parents inside a mount made by the plan (nothing is

@@ -12,6 +12,36 @@
 //!   `pivot_root` ([`MountPlan::apply`]) or in place for a chroot ([`MountPlan::apply_chroot`]).
 //! * [`parse_mountinfo`] reads `/proc/self/mountinfo`.
 //!
+//! # Decisions
+//!
+//! * **Mount points are never created on the host by [`MountPlan::apply`].** A missing mount
+//!   point is a validation error ([`PlanError::MountPointMissing`]) unless it lies inside a
+//!   tmpfs or dev that the plan mounted earlier, where it is created (inside the sandbox).
+//!   [`MountPlan::apply_chroot`] (sandboxlib's chroot model) does create missing mount points
+//!   in the root directory, records them, and its guard removes them after unmounting.
+//! * **No symlinks in writable paths or mount targets.** Every component is checked with
+//!   `lstat` under the root; a symlink is an error naming it, since following it during setup
+//!   would resolve against the wrong root. Bind sources are host paths and are canonicalised.
+//! * **Writable paths are bound on top of a read-only root**: the whole root is made read-only
+//!   recursively, then each writable path is bound onto itself and only that mount is made
+//!   read-write. Its ancestors stay read-only (no file can be created next to it), and other
+//!   filesystems mounted below a writable path stay read-only unless listed too. A writable
+//!   path on a read-only host mount is refused at validation rather than silently widened.
+//!   A writable path inside a tmpfs or dev that the plan mounts (say `/tmp/build` with a tmpfs
+//!   on `/tmp`) is bound from the host right after that mount ([`Step::WritableInMount`],
+//!   namespace path only); one hidden by any other extra mount is an error
+//!   ([`PlanError::WritableShadowed`]).
+//! * **Remounting read-write afterwards.** The read-only flags set by a plan are not locked by
+//!   the kernel in the user namespace that set them: a process keeping `CAP_SYS_ADMIN` there
+//!   could `mount -o remount,rw`. The backend drops all capabilities (and sets
+//!   `no_new_privs`); entering a nested user + mount namespace also locks every flag
+//!   (`MNT_LOCK_READONLY`) and every mount (no unmounting to reveal what is below). Both
+//!   the hole and the nested lock are checked by the `namespace` integration test.
+//! * **Validation happens before any system call**; the checks are made on the host
+//!   filesystem, so a concurrent change of the root between validation and application (for
+//!   example a directory swapped for a symlink by someone who can write in the root) is not
+//!   detected: mount targets are resolved by path.
+//!
 //! ```no_run
 //! use hutch_mounts::{LinuxSyscall, MountPlan, MountSpec};
 //!
@@ -29,11 +59,13 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 mod apply;
+mod dev;
 mod mock;
 mod mountinfo;
 pub mod ops;
 mod plan;
 mod spec;
+mod step;
 mod sys;
 mod syscall;
 mod validate;
@@ -47,5 +79,6 @@ pub use mountinfo::{
 pub use ops::MountError;
 pub use plan::{MountPlan, PlanError, WritableStrategy, DEFAULT_STAGING};
 pub use spec::{MountKind, MountSpec, SpecError};
+pub use step::{CreateBelow, NodeKind, Step, ValidatedPlan};
 pub use syscall::{fmt_ms_flags, LinuxSyscall, MountAttr, Syscall};
-pub use validate::{ApplyMode, CreateBelow, NodeKind, Step, ValidatedPlan};
+pub use validate::ApplyMode;

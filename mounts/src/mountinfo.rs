@@ -269,6 +269,39 @@ mod tests {
         assert_eq!(unescape(b"end\\"), b"end\\");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn unescape_inverts_escape(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            proptest::prop_assert_eq!(unescape(&escape(&bytes)), bytes.clone());
+            let escaped = escape(&bytes);
+            proptest::prop_assert!(!escaped.iter().any(|b| matches!(b, b' ' | b'\t' | b'\n')));
+        }
+
+        #[test]
+        fn rendered_lines_parse_back(
+            chars in proptest::collection::vec(
+                proptest::sample::select(vec!['a', 'z', ' ', '\\', '\t', '\n', '/', '0']),
+                0..24,
+            )
+        ) {
+            let point = format!("/{}", chars.into_iter().collect::<String>());
+            let m = MountInfo {
+                mount_id: 7,
+                parent_id: 1,
+                device: "0:9".into(),
+                root: "/".into(),
+                mount_point: PathBuf::from(&point),
+                mount_options: "rw".into(),
+                optional: vec!["shared:3".into()],
+                fs_type: "tmpfs".into(),
+                source: OsString::from(&point),
+                super_options: "rw".into(),
+            };
+            let parsed = parse_mountinfo(&render_line(&m)).unwrap();
+            proptest::prop_assert_eq!(parsed, vec![m]);
+        }
+    }
+
     #[test]
     fn malformed_lines_are_errors() {
         let e = parse_mountinfo(b"1 2 3\n").unwrap_err();

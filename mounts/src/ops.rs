@@ -117,19 +117,27 @@ pub fn remount_readonly<S: Syscall + ?Sized>(sys: &S, path: &Path) -> Result<(),
     mount(sys, None, path, None, flags, None)
 }
 
+/// Whether a `mount_setattr` failure means "use the old remount path": `ENOSYS` (kernel
+/// before 5.12) and `EPERM` (what container seccomp profiles answer for unknown system calls;
+/// a genuine permission problem then shows up again in the remount's own error).
+fn falls_back(errno: Errno) -> bool {
+    matches!(errno, Errno::ENOSYS | Errno::EPERM)
+}
+
 /// How [`make_readonly`] did its work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadOnlyMethod {
     /// One `mount_setattr(2)` call.
     MountSetattr,
-    /// `mount_setattr` is missing (`ENOSYS`): this many mounts were remounted one by one.
+    /// `mount_setattr` is missing (`ENOSYS` or `EPERM`): this many mounts were remounted one
+    /// by one.
     Remount(usize),
 }
 
 /// Makes the mount at `path` read-only, and with `recursive` every mount below it too.
 ///
 /// Uses `mount_setattr(MOUNT_ATTR_RDONLY[, AT_RECURSIVE])`; when the kernel lacks it
-/// (`ENOSYS`), falls back to [`remount_readonly`] on each mount under `path`, in mounting
+/// (`ENOSYS`, or `EPERM` from a seccomp filter), falls back to [`remount_readonly`] on each mount under `path`, in mounting
 /// order, as listed by mountinfo.
 pub fn make_readonly<S: Syscall + ?Sized>(
     sys: &S,
@@ -138,7 +146,7 @@ pub fn make_readonly<S: Syscall + ?Sized>(
 ) -> Result<ReadOnlyMethod, MountError> {
     match sys.mount_setattr(path, recursive, MountAttr::RDONLY, MountAttr::empty()) {
         Ok(()) => return Ok(ReadOnlyMethod::MountSetattr),
-        Err(Errno::ENOSYS) => {}
+        Err(errno) if falls_back(errno) => {}
         Err(errno) => {
             return Err(sys_err(Call::MountSetattr {
                 path: path.to_path_buf(),
@@ -152,12 +160,7 @@ pub fn make_readonly<S: Syscall + ?Sized>(
         remount_readonly(sys, path)?;
         return Ok(ReadOnlyMethod::Remount(1));
     }
-    let text = sys.mountinfo().map_err(sys_err(Call::MountInfo))?;
-    let table = parse_mountinfo(&text)?;
-    let points: Vec<PathBuf> = mounts_under(&table, path)
-        .into_iter()
-        .map(|m| m.mount_point.clone())
-        .collect();
+    let points = mount_points_under(sys, path)?;
     if points.is_empty() {
         // Not a mount point itself: still make the mount holding it read-only.
         remount_readonly(sys, path)?;
@@ -169,6 +172,19 @@ pub fn make_readonly<S: Syscall + ?Sized>(
     Ok(ReadOnlyMethod::Remount(points.len()))
 }
 
+/// The mount points at or below `path`, in mounting order, from the mountinfo of `sys`.
+fn mount_points_under<S: Syscall + ?Sized>(
+    sys: &S,
+    path: &Path,
+) -> Result<Vec<PathBuf>, MountError> {
+    let text = sys.mountinfo().map_err(sys_err(Call::MountInfo))?;
+    let table = parse_mountinfo(&text)?;
+    Ok(mounts_under(&table, path)
+        .into_iter()
+        .map(|m| m.mount_point.clone())
+        .collect())
+}
+
 /// Clears the read-only flag of the single mount at `path` (not of the mounts below it).
 ///
 /// Uses `mount_setattr`, falling back to a remount that repeats the locked flags. Fails with
@@ -176,7 +192,7 @@ pub fn make_readonly<S: Syscall + ?Sized>(
 pub fn make_writable<S: Syscall + ?Sized>(sys: &S, path: &Path) -> Result<(), MountError> {
     match sys.mount_setattr(path, false, MountAttr::empty(), MountAttr::RDONLY) {
         Ok(()) => Ok(()),
-        Err(Errno::ENOSYS) => {
+        Err(errno) if falls_back(errno) => {
             let kept = kept_flags(sys, path)? - MsFlags::MS_RDONLY;
             let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | kept;
             mount(sys, None, path, None, flags, None)
@@ -235,66 +251,7 @@ pub fn mount_proc<S: Syscall + ?Sized>(sys: &S, target: &Path) -> Result<(), Mou
     )
 }
 
-/// The device nodes [`mount_dev`] binds from the host's `/dev`.
-pub const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
-
-/// The symlinks [`mount_dev`] creates: (link name, target).
-pub const DEV_SYMLINKS: [(&str, &str); 5] = [
-    ("ptmx", "pts/ptmx"),
-    ("fd", "/proc/self/fd"),
-    ("stdin", "/proc/self/fd/0"),
-    ("stdout", "/proc/self/fd/1"),
-    ("stderr", "/proc/self/fd/2"),
-];
-
-/// Builds a minimal `/dev` on `target`: a tmpfs (mode 0755, `nosuid`) holding empty files on
-/// which `null`, `zero`, `full`, `random`, `urandom` and `tty` are bind-mounted from
-/// `host_dev`, a `shm` directory (mode 1777), a fresh `devpts` instance on `pts`
-/// (`newinstance,ptmxmode=0666,mode=620`) and the usual symlinks (`ptmx`, `fd`, `stdin`,
-/// `stdout`, `stderr`). Works in a user namespace (like bubblewrap's `--dev`).
-pub fn mount_dev<S: Syscall + ?Sized>(
-    sys: &S,
-    target: &Path,
-    host_dev: &Path,
-) -> Result<(), MountError> {
-    mount(
-        sys,
-        Some(Path::new("tmpfs")),
-        target,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID,
-        Some("mode=0755"),
-    )?;
-    for name in DEV_NODES {
-        let node = target.join(name);
-        sys.create_file(&node, 0o666)
-            .map_err(sys_err(Call::CreateFile {
-                path: node.clone(),
-                mode: 0o666,
-            }))?;
-        bind(sys, &host_dev.join(name), &node, false)?;
-    }
-    mkdir(sys, &target.join("shm"), 0o1777)?;
-    let pts = target.join("pts");
-    mkdir(sys, &pts, 0o755)?;
-    mount(
-        sys,
-        Some(Path::new("devpts")),
-        &pts,
-        Some("devpts"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=620"),
-    )?;
-    for (name, to) in DEV_SYMLINKS {
-        let link = target.join(name);
-        sys.symlink(Path::new(to), &link)
-            .map_err(sys_err(Call::Symlink {
-                target: to.into(),
-                link,
-            }))?;
-    }
-    Ok(())
-}
+pub use crate::dev::{mount_dev, DEV_NODES, DEV_SYMLINKS};
 
 pub(crate) fn mkdir<S: Syscall + ?Sized>(
     sys: &S,
@@ -357,6 +314,19 @@ pub(crate) fn chdir<S: Syscall + ?Sized>(sys: &S, path: &Path) -> Result<(), Mou
         .map_err(sys_err(Call::Chdir(path.to_path_buf())))
 }
 
+/// Passes `result` through; when it is an error, first detaches the mount just made at `at`
+/// (the caller's own, on top), so that a half-done operation leaves nothing mounted.
+pub(crate) fn or_detach<S: Syscall + ?Sized>(
+    sys: &S,
+    at: &Path,
+    result: Result<(), MountError>,
+) -> Result<(), MountError> {
+    if result.is_err() {
+        let _ = unmount(sys, at, true);
+    }
+    result
+}
+
 /// Unmounts the top mount at `path`; `detach` (`MNT_DETACH`) also detaches the mounts below it.
 pub fn unmount<S: Syscall + ?Sized>(sys: &S, path: &Path, detach: bool) -> Result<(), MountError> {
     let flags = if detach {
@@ -375,12 +345,7 @@ pub fn unmount<S: Syscall + ?Sized>(sys: &S, path: &Path, detach: bool) -> Resul
 /// correctly). `path` must be a resolved absolute path, as mountinfo holds resolved paths.
 /// Returns how many mounts were unmounted.
 pub fn unmount_tree<S: Syscall + ?Sized>(sys: &S, path: &Path) -> Result<usize, MountError> {
-    let text = sys.mountinfo().map_err(sys_err(Call::MountInfo))?;
-    let table = parse_mountinfo(&text)?;
-    let points: Vec<PathBuf> = mounts_under(&table, path)
-        .into_iter()
-        .map(|m| m.mount_point.clone())
-        .collect();
+    let points = mount_points_under(sys, path)?;
     for point in points.iter().rev() {
         unmount(sys, point, false)?;
     }
@@ -432,9 +397,9 @@ mod tests {
     #[test]
     fn other_setattr_errors_are_reported_with_the_call() {
         let sys = RecordingSyscall::new();
-        sys.fail_when(|c| matches!(c, Call::MountSetattr { .. }), Errno::EPERM);
+        sys.fail_when(|c| matches!(c, Call::MountSetattr { .. }), Errno::EINVAL);
         let err = make_writable(&sys, Path::new("/w")).unwrap_err();
-        assert_eq!(err.errno(), Some(Errno::EPERM));
+        assert_eq!(err.errno(), Some(Errno::EINVAL));
         assert!(
             err.to_string().starts_with("mount_setattr(\"/w\", single"),
             "{err}"
@@ -458,29 +423,6 @@ mod tests {
             sys.mount_points(),
             [PathBuf::from("/z"), PathBuf::from("/foobar")]
         );
-    }
-
-    #[test]
-    fn dev_sequence() {
-        let sys = RecordingSyscall::new();
-        mount_dev(&sys, Path::new("/n/dev"), Path::new("/o/dev")).unwrap();
-        let calls = sys.calls_text();
-        assert_eq!(
-            calls[0],
-            r#"mount("tmpfs", "/n/dev", "tmpfs", nosuid, "mode=0755")"#
-        );
-        assert_eq!(calls[1], r#"create_file("/n/dev/null", 0o666)"#);
-        assert_eq!(
-            calls[2],
-            r#"mount("/o/dev/null", "/n/dev/null", NULL, bind, NULL)"#
-        );
-        assert_eq!(calls[13], r#"mkdir("/n/dev/shm", 0o1777)"#);
-        assert_eq!(
-            calls[15],
-            r#"mount("devpts", "/n/dev/pts", "devpts", nosuid|noexec, "newinstance,ptmxmode=0666,mode=620")"#
-        );
-        assert_eq!(calls[16], r#"symlink("pts/ptmx", "/n/dev/ptmx")"#);
-        assert_eq!(calls.len(), 21);
     }
 
     #[test]

@@ -1,15 +1,15 @@
 //! Plan validation: every check that can be made before anything is mounted, and the
 //! resolved list of [`Step`]s that applying the plan performs.
 
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use hutch_pathset::{components, invert, PathSet};
 use nix::sys::statvfs::FsFlags;
 
-use crate::plan::{MountPlan, PlanError, WritableStrategy, LABEL};
+use crate::plan::{MountPlan, PlanError, WritableStrategy};
 use crate::spec::{MountKind, MountSpec};
+use crate::step::{CreateBelow, NodeKind, Step, ValidatedPlan};
 
 /// The two ways of applying a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,186 +29,6 @@ impl ApplyMode {
             ApplyMode::Namespace => "the namespace path",
             ApplyMode::Chroot => "the chroot path",
         }
-    }
-}
-
-/// What a mount point is, when one must be created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NodeKind {
-    /// A directory.
-    Dir,
-    /// An empty regular file (the target of a file bind).
-    File,
-}
-
-/// One resolved step of a validated plan. Paths without "host" in their name are inside the
-/// new root.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    /// Chroot path only: create the missing mount point `path` on the host (the components
-    /// from `first_missing` down, the last one of kind `kind`); removed afterwards.
-    CreateOnHost {
-        /// The mount point.
-        path: PathBuf,
-        /// The highest component that does not exist.
-        first_missing: PathBuf,
-        /// What the last component is.
-        kind: NodeKind,
-    },
-    /// Recursive bind of the host directory `host` onto the new root.
-    BindRoot {
-        /// The canonical host path of the root.
-        host: PathBuf,
-    },
-    /// Make the mount at `path` and every mount below it read-only.
-    ReadOnly {
-        /// The path.
-        path: PathBuf,
-    },
-    /// Recursive bind of `path` onto itself, then clear read-only on that one mount.
-    Writable {
-        /// The writable path.
-        path: PathBuf,
-    },
-    /// Inverted strategy: recursive bind of `path` onto itself, then make it read-only
-    /// recursively.
-    ReadOnlyPath {
-        /// The path.
-        path: PathBuf,
-    },
-    /// An extra mount (normalised target, canonical bind source).
-    Mount {
-        /// The mount.
-        spec: MountSpec,
-        /// Create the missing mount point first, inside a tmpfs or dev mounted earlier by the
-        /// plan.
-        create: Option<CreateBelow>,
-    },
-}
-
-/// A mount point to create inside a mount made earlier by the plan: the components of the
-/// target below `below` (that mount's target) are created as needed, the last one of `kind`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreateBelow {
-    /// The target of the earlier tmpfs or dev mount.
-    pub below: PathBuf,
-    /// What the last component is.
-    pub kind: NodeKind,
-}
-
-/// A plan that passed validation: the resolved steps, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValidatedPlan {
-    pub(crate) mode: ApplyMode,
-    pub(crate) root: PathBuf,
-    pub(crate) staging: PathBuf,
-    pub(crate) steps: Vec<Step>,
-    pub(crate) skipped_symlinks: Vec<PathBuf>,
-}
-
-impl ValidatedPlan {
-    /// The mode this plan was validated for.
-    pub fn mode(&self) -> ApplyMode {
-        self.mode
-    }
-
-    /// The canonical host path of the new root.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// The resolved steps, in order.
-    pub fn steps(&self) -> &[Step] {
-        &self.steps
-    }
-
-    /// Inverted strategy: symlinks that could not be made read-only (a symlink cannot be
-    /// bind-mounted; it can only be replaced through a write to its parent directory).
-    pub fn skipped_symlinks(&self) -> &[PathBuf] {
-        &self.skipped_symlinks
-    }
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Step::CreateOnHost { path, kind, .. } => {
-                let what = if *kind == NodeKind::Dir {
-                    "directory"
-                } else {
-                    "file"
-                };
-                write!(
-                    f,
-                    "{:LABEL$} {} ({what} on the host, removed afterwards)",
-                    "create",
-                    path.display()
-                )
-            }
-            Step::BindRoot { host } => {
-                write!(
-                    f,
-                    "{:LABEL$} {} -> / (recursive bind)",
-                    "root",
-                    host.display()
-                )
-            }
-            Step::ReadOnly { path } => {
-                write!(f, "{:LABEL$} {} (recursive)", "read-only", path.display())
-            }
-            Step::Writable { path } => {
-                write!(
-                    f,
-                    "{:LABEL$} {} (read-write bind on top)",
-                    "writable",
-                    path.display()
-                )
-            }
-            Step::ReadOnlyPath { path } => {
-                write!(
-                    f,
-                    "{:LABEL$} {} (inverted, recursive)",
-                    "read-only",
-                    path.display()
-                )
-            }
-            Step::Mount { spec, create } => {
-                write!(f, "{:LABEL$} {spec}", "mount")?;
-                if create.is_some() {
-                    write!(f, " (mount point created)")?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-impl fmt::Display for ValidatedPlan {
-    /// One line per step, as `hutch plan` prints it.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.mode == ApplyMode::Namespace {
-            writeln!(
-                f,
-                "{:LABEL$} tmpfs on {} (private to the mount namespace)",
-                "staging",
-                self.staging.display()
-            )?;
-        }
-        for step in &self.steps {
-            writeln!(f, "{step}")?;
-        }
-        for link in &self.skipped_symlinks {
-            writeln!(
-                f,
-                "{:LABEL$} {} (symlink: cannot be made read-only)",
-                "skipped",
-                link.display()
-            )?;
-        }
-        if self.mode == ApplyMode::Namespace {
-            writeln!(f, "{:LABEL$} into the new root, old root detached", "pivot")?;
-        }
-        Ok(())
     }
 }
 
@@ -294,15 +114,35 @@ pub(crate) fn validate(plan: &MountPlan, mode: ApplyMode) -> Result<ValidatedPla
                 source,
             })?;
     }
-    let writable = writable.minimized();
     let read_only = plan.read_only && !writable.contains(Path::new("/"));
+    if read_only {
+        // Every entry must exist, even one covered by another (which is then not bound).
+        for w in writable.members() {
+            writable_kind(&root, &w)?;
+        }
+    }
+    let writable = writable.minimized();
     let members = if read_only {
         writable.members()
     } else {
         Vec::new()
     };
+    // Writable paths inside a tmpfs or dev of the plan (namespace path): bound from the host
+    // right after that mount, as (index of the mount, step).
+    let mut deferred: Vec<(usize, Step)> = Vec::new();
+    let mut on_top = Vec::new();
     for w in &members {
-        check_writable(&root, w, plan.strategy, &resolved)?;
+        match check_writable(&root, w, plan.strategy, mode, &resolved)? {
+            None => on_top.push(w.clone()),
+            Some((index, create)) => deferred.push((
+                index,
+                Step::WritableInMount {
+                    path: w.clone(),
+                    host: under(&root, w),
+                    create,
+                },
+            )),
+        }
     }
 
     let mut steps = Vec::new();
@@ -314,7 +154,7 @@ pub(crate) fn validate(plan: &MountPlan, mode: ApplyMode) -> Result<ValidatedPla
             WritableStrategy::BindOnTop => {
                 needs_root_bind = true;
                 middle.push(Step::ReadOnly { path: "/".into() });
-                middle.extend(members.iter().map(|w| Step::Writable { path: w.clone() }));
+                middle.extend(on_top.into_iter().map(|path| Step::Writable { path }));
             }
             WritableStrategy::Inverted => {
                 let inversion = invert(&root, &writable)?;
@@ -343,7 +183,15 @@ pub(crate) fn validate(plan: &MountPlan, mode: ApplyMode) -> Result<ValidatedPla
         steps.push(Step::BindRoot { host: root.clone() });
     }
     steps.extend(middle);
-    steps.extend(mounts);
+    for (i, step) in mounts.into_iter().enumerate() {
+        steps.push(step);
+        steps.extend(
+            deferred
+                .iter()
+                .filter(|(index, _)| *index == i)
+                .map(|(_, step)| step.clone()),
+        );
+    }
     Ok(ValidatedPlan {
         mode,
         root,
@@ -390,22 +238,29 @@ fn resolve_specs(plan: &MountPlan) -> Result<Vec<Resolved>, PlanError> {
     Ok(out)
 }
 
+/// Whether the writable path `w` is a directory; an error when it is missing or goes through
+/// a symlink.
+fn writable_kind(root: &Path, w: &Path) -> Result<bool, PlanError> {
+    match lookup(root, w) {
+        Lookup::Missing { .. } => Err(PlanError::WritableMissing(w.to_path_buf())),
+        Lookup::Symlink { at } => Err(PlanError::WritableThroughSymlink {
+            path: w.to_path_buf(),
+            at,
+        }),
+        Lookup::Found { is_dir } => Ok(is_dir),
+    }
+}
+
+/// Checks one writable path. `Ok(Some(..))`: it lies inside a tmpfs or dev of the plan (the
+/// namespace path only), and is to be bound from the host after that mount (its index).
 fn check_writable(
     root: &Path,
     w: &Path,
     strategy: WritableStrategy,
+    mode: ApplyMode,
     resolved: &[Resolved],
-) -> Result<(), PlanError> {
-    match lookup(root, w) {
-        Lookup::Missing { .. } => return Err(PlanError::WritableMissing(w.to_path_buf())),
-        Lookup::Symlink { at } => {
-            return Err(PlanError::WritableThroughSymlink {
-                path: w.to_path_buf(),
-                at,
-            })
-        }
-        Lookup::Found { .. } => {}
-    }
+) -> Result<Option<(usize, CreateBelow)>, PlanError> {
+    let is_dir = writable_kind(root, w)?;
     if strategy == WritableStrategy::BindOnTop {
         let host = under(root, w);
         let flags = nix::sys::statvfs::statvfs(&host).map(|s| s.flags());
@@ -413,18 +268,29 @@ fn check_writable(
             return Err(PlanError::WritableOnReadOnlyMount(w.to_path_buf()));
         }
     }
-    if let Some((i, r)) = resolved
+    let Some((i, r)) = resolved
         .iter()
         .enumerate()
-        .find(|(_, r)| w.starts_with(r.spec.target()))
-    {
-        return Err(PlanError::WritableShadowed {
-            path: w.to_path_buf(),
-            index: i + 1,
-            spec: r.spec.to_string(),
-        });
+        .rfind(|(_, r)| w.starts_with(r.spec.target()))
+    else {
+        return Ok(None);
+    };
+    let in_plan_fs = matches!(r.spec.kind(), MountKind::Tmpfs { .. } | MountKind::Dev);
+    let bindable = mode == ApplyMode::Namespace && strategy == WritableStrategy::BindOnTop;
+    if in_plan_fs && bindable && w != r.spec.target() {
+        let kind = if is_dir {
+            NodeKind::Dir
+        } else {
+            NodeKind::File
+        };
+        let below = r.spec.target().to_path_buf();
+        return Ok(Some((i, CreateBelow { below, kind })));
     }
-    Ok(())
+    Err(PlanError::WritableShadowed {
+        path: w.to_path_buf(),
+        index: i + 1,
+        spec: r.spec.to_string(),
+    })
 }
 
 /// The steps of the extra mounts, and (chroot path) the host mount points to create first.

@@ -126,6 +126,35 @@ fn readonly_falls_back_to_remounts_without_mount_setattr() {
 }
 
 #[test]
+fn writable_path_inside_a_plan_tmpfs_is_bound_from_the_host_after_it() {
+    let dir = rootfs();
+    let root = real(dir.path());
+    fs::create_dir(root.join("tmp/keep")).unwrap();
+    let mut plan = MountPlan::new(&root);
+    plan.writable("/tmp/keep")
+        .mount(MountSpec::tmpfs("/tmp"))
+        .mount(MountSpec::proc("/proc"));
+    let sys = RecordingSyscall::new();
+    plan.apply(&sys).unwrap();
+    let got = replace_root(sys.calls_text(), &root);
+    assert_eq!(
+        got[8..13],
+        [
+            r#"mount("tmpfs", "/newroot/tmp", "tmpfs", nosuid|nodev, NULL)"#,
+            r#"mkdir("/newroot/tmp/keep", 0o755)"#,
+            r#"mount("/oldroot$R/tmp/keep", "/newroot/tmp/keep", NULL, bind|rec, NULL)"#,
+            r#"mount_setattr("/newroot/tmp/keep", single, set=MountAttr(0x0), clear=MountAttr(RDONLY))"#,
+            r#"mount("proc", "/newroot/proc", "proc", nosuid|nodev|noexec, NULL)"#,
+        ]
+    );
+    // In place (chroot path) the tmpfs would hide the host directory: refused.
+    assert!(matches!(
+        plan.validate_chroot(),
+        Err(PlanError::WritableShadowed { index: 1, .. })
+    ));
+}
+
+#[test]
 fn still_read_only_writable_path_is_an_error() {
     let dir = rootfs();
     let root = real(dir.path());
@@ -411,4 +440,33 @@ fn read_only_slash_is_refused_in_place() {
         v.apply(&RecordingSyscall::new()),
         Err(MountError::WrongMode { .. })
     ));
+}
+
+#[test]
+fn half_done_step_is_detached_before_the_guard_undoes_the_rest() {
+    let dir = rootfs();
+    let root = real(dir.path());
+    let sys = RecordingSyscall::new();
+    sys.fail_when(
+        |c| matches!(c, Call::MountSetattr { path, .. } if path.ends_with("etc")),
+        Errno::EINVAL,
+    );
+    let specs = [
+        MountSpec::tmpfs("/tmp"),
+        MountSpec::ro_bind(root.join("data"), "/etc"),
+    ];
+    let err = apply_chroot_mounts(&sys, &root, &specs).unwrap_err();
+    assert_eq!(err.errno(), Some(Errno::EINVAL));
+    let got = replace_root(sys.calls_text(), &root);
+    assert_eq!(
+        got,
+        [
+            r#"mount("tmpfs", "$R/tmp", "tmpfs", nosuid|nodev, NULL)"#,
+            r#"mount("$R/data", "$R/etc", NULL, bind|rec, NULL)"#,
+            r#"mount_setattr("$R/etc", recursive, set=MountAttr(RDONLY), clear=MountAttr(0x0))"#,
+            r#"umount2("$R/etc", detach)"#,
+            r#"umount2("$R/tmp", detach)"#,
+        ]
+    );
+    assert!(sys.mount_points().is_empty());
 }

@@ -81,9 +81,18 @@ pub fn can_run_as_nobody() -> bool {
     root && setpriv
 }
 
-/// Runs `cmd` under `driver` (the `hutch-trace` binary) with `opts`, as `user`, in `cwd`.
-pub fn trace(driver: &Path, user: User, cwd: &Path, opts: &[&str], cmd: &[&str]) -> Traced {
-    let mut command = match user {
+/// Root, plus nobody when the machine allows switching to it.
+pub fn users() -> Vec<User> {
+    let mut users = vec![User::Root];
+    if can_run_as_nobody() {
+        users.push(User::Nobody);
+    }
+    users
+}
+
+/// A command that runs `driver` as `user`.
+pub fn driver_command(driver: &Path, user: User) -> Command {
+    match user {
         User::Root => Command::new(driver),
         User::Nobody => {
             let mut c = Command::new("setpriv");
@@ -91,7 +100,12 @@ pub fn trace(driver: &Path, user: User, cwd: &Path, opts: &[&str], cmd: &[&str])
                 .arg(driver);
             c
         }
-    };
+    }
+}
+
+/// Runs `cmd` under `driver` (the `hutch-trace` binary) with `opts`, as `user`, in `cwd`.
+pub fn trace(driver: &Path, user: User, cwd: &Path, opts: &[&str], cmd: &[&str]) -> Traced {
+    let mut command = driver_command(driver, user);
     let out = command
         .args(opts)
         .arg("--")

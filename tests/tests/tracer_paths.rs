@@ -2,20 +2,12 @@
 //! relative paths, catbox's ENOENT/EEXIST quirks, collect_only, network, fake ownership,
 //! exit statuses. As root and as nobody.
 
-use hutch_tests::tracer_harness::{can_run_as_nobody, snapshot, trace, Fixture, User};
+use hutch_tests::tracer_harness::{snapshot, trace, users, Fixture, User};
 use std::fs;
 use std::path::Path;
 
 const PROBE: &str = env!("CARGO_BIN_EXE_hutch-probe");
 const DRIVER: &str = env!("CARGO_BIN_EXE_hutch-trace");
-
-fn users() -> Vec<User> {
-    let mut users = vec![User::Root];
-    if can_run_as_nobody() {
-        users.push(User::Nobody);
-    }
-    users
-}
 
 fn run(user: User, cwd: &Path, opts: &[&str], cmd: &[&str]) -> hutch_tests::tracer_harness::Traced {
     let mut full = vec![PROBE];

@@ -59,7 +59,7 @@
 //! # Gaps (known, honest)
 //!
 //! * **TOCTOU.** Another thread (or process sharing memory) can rewrite a path between the
-//!   check and the kernel's use. Landlock blocks the write itself for everything it covers
+//!   check and the kernel's use, or `dup2` over a descriptor judged by an fd form. Landlock blocks the write itself for everything it covers
 //!   (file creation, writes, truncation, removal, renames, links), but **Landlock does not
 //!   cover chmod, chown, utime or xattrs**: for those the tracer's check is best-effort under
 //!   such a race. In `collect_only` mode (no Landlock) and on kernels without Landlock every
@@ -75,7 +75,15 @@
 //!   not exist yet, so the backstop can be wider than the policy there (the tracer still
 //!   enforces the exact set).
 //! * i386 programs cannot run at all (killed), rather than being traced.
-#![deny(clippy::undocumented_unsafe_blocks)]
+//! * Re-opening an inherited descriptor by name (`> /dev/stdout`, `/proc/self/fd/1`) is a new
+//!   open of the file behind it and is judged like any open (Landlock refuses it too when the
+//!   file is outside): give the command pipes, or make its log file writable. Pipes, sockets
+//!   and anonymous inodes reached this way are always allowed.
+//! * With the network off, only `socket` and `connect` are judged; the Landlock TCP rules
+//!   (ABI 4) are not used.
+//! * A denied call costs one ptrace stop plus 2 extra `PTRACE_POKEUSER`s;
+//!   `PTRACE_SET_SYSCALL_INFO` (Linux 6.14) is not used yet.
+#![deny(unsafe_code, clippy::undocumented_unsafe_blocks)]
 
 mod command;
 mod error;

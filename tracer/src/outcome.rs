@@ -7,6 +7,9 @@ use std::time::Duration;
 use hutch_pathset::PathSet;
 
 /// What a traced command may do.
+///
+/// `Policy::default()` is the most restrictive policy (nothing writable, network off);
+/// [`Policy::new`] turns the network on.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     /// Paths (and everything beneath them) the command may write. `/dev/null`, `/dev/zero`,

@@ -19,6 +19,8 @@ const MAX_LINKS: u32 = 40;
 /// `PATH_MAX`.
 pub(crate) const PATH_MAX: usize = 4096;
 const PAGE: u64 = 4096;
+/// Size of the first read of a path.
+const FIRST_READ: usize = 256;
 
 /// What a path resolved to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +56,9 @@ pub(crate) fn read_path(pid: i32, addr: u64, buf: &mut Vec<u8>) -> Result<(), Er
     let mut at = addr;
     while buf.len() < PATH_MAX {
         let page_left = (PAGE - at % PAGE) as usize;
-        let want = page_left.min(PATH_MAX - buf.len());
+        // Most paths are short: try a small first read, then whole pages.
+        let first = if buf.is_empty() { FIRST_READ } else { PATH_MAX };
+        let want = page_left.min(PATH_MAX - buf.len()).min(first);
         let got = sys::read_mem(pid, at, &mut chunk[..want])?;
         if got == 0 {
             return Err(Errno::EFAULT);
@@ -81,8 +85,8 @@ fn proc_link(tid: i32, what: &str) -> Result<PathBuf, Errno> {
     fs::read_link(format!("/proc/{tid}/{what}")).map_err(|e| errno_of(&e))
 }
 
-/// The thread group of `tid`.
-fn tgid_of(tid: i32) -> i32 {
+/// The thread group of `tid` (`tid` itself when it is gone).
+pub(crate) fn tgid_of(tid: i32) -> i32 {
     fs::read_to_string(format!("/proc/{tid}/status"))
         .ok()
         .and_then(|s| {

@@ -13,6 +13,7 @@ use crate::error::TraceError;
 use crate::outcome::{
     ExitStatus, LandlockStatus, NetworkViolation, Observer, TraceOutcome, Usage, Violation,
 };
+use crate::resolve::tgid_of;
 use crate::stop::{Event, Stop};
 use crate::{sandbox, sys};
 
@@ -66,17 +67,6 @@ fn tv(t: libc::timeval) -> Duration {
         u64::try_from(t.tv_sec).unwrap_or(0),
         u32::try_from(t.tv_usec).unwrap_or(0) * 1000,
     )
-}
-
-fn tgid_of(tid: i32) -> i32 {
-    std::fs::read_to_string(format!("/proc/{tid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Tgid:"))
-                .and_then(|v| v.trim().parse().ok())
-        })
-        .unwrap_or(tid)
 }
 
 /// ESRCH on a resume means the tracee died meanwhile: its exit is reported later.

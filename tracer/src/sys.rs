@@ -304,8 +304,8 @@ fn child_fail(plan: &ChildPlan<'_>, stage: Stage) -> ! {
 }
 
 fn child_main(plan: &ChildPlan<'_>) -> ! {
-    // SAFETY (whole function): only raw, async-signal-safe calls on pointers that stay valid
-    // (they point into the parent's memory, duplicated by fork), and no allocation.
+    // SAFETY: only raw, async-signal-safe calls on pointers that stay valid (they point into
+    // the parent's memory, duplicated by fork), and no allocation, in the whole block.
     unsafe {
         if libc::prctl(
             libc::PR_SET_PDEATHSIG,

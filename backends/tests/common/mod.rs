@@ -130,3 +130,31 @@ pub fn fresh_root_config(root: &Path, script: &str) -> Config {
     });
     c
 }
+
+/// True in a child started by [`rerun_as_nobody`].
+pub fn is_nobody_child() -> bool {
+    std::env::var_os("HUTCH_TEST_AS_NOBODY").is_some()
+}
+
+/// Re-runs this test binary as `nobody` with `args` (e.g. `["--exact", "name"]`); asserts it
+/// passed. Without root, says so and does nothing (the run is unprivileged already).
+pub fn rerun_as_nobody(args: &[&str]) {
+    if !is_root() {
+        eprintln!("not root: cannot switch to nobody; this run is unprivileged already");
+        return;
+    }
+    let status = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(std::env::current_exe().unwrap())
+        .args(args)
+        .env("HUTCH_TEST_AS_NOBODY", "1")
+        .env("TMPDIR", "/tmp")
+        .status()
+        .expect("setpriv (util-linux) is needed to run tests as nobody");
+    assert!(status.success(), "failed as nobody: {args:?}");
+}

@@ -2,7 +2,7 @@
 //! machine-checkable results (`result=ok`, `result=errno:N`, `key=value`).
 //!
 //! Used by the tracer tests (under the tracer, as root and as nobody) and the benches.
-#![allow(unsafe_code, clippy::undocumented_unsafe_blocks)]
+#![allow(unsafe_code)]
 
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,6 +56,21 @@ fn p(s: &CString) -> i64 {
 }
 
 const FDCWD: i64 = libc::AT_FDCWD as i64;
+
+/// A unix socket and an `AF_UNIX` address for `path`: `(fd, addr)`.
+fn unix_socket(path: &str) -> (i64, libc::sockaddr_un) {
+    // SAFETY: sockaddr_un is plain old data.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as u16;
+    for (dst, src) in addr.sun_path.iter_mut().zip(path.as_bytes()) {
+        *dst = *src as libc::c_char;
+    }
+    let fd = sys(
+        libc::SYS_socket,
+        &[libc::AF_UNIX as i64, libc::SOCK_STREAM as i64, 0],
+    );
+    (fd, addr)
+}
 
 /// One path operation; returns the raw result.
 fn op(name: &str, args: &[String]) -> i64 {
@@ -196,16 +211,7 @@ fn op(name: &str, args: &[String]) -> i64 {
         "chroot" => sys(libc::SYS_chroot, &[p(&a0())]),
         "pivot_root" => sys(libc::SYS_pivot_root, &[p(&a0()), p(&a1())]),
         "bind-unix" => {
-            // SAFETY: sockaddr_un is plain old data.
-            let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-            addr.sun_family = libc::AF_UNIX as u16;
-            for (dst, src) in addr.sun_path.iter_mut().zip(args[0].as_bytes()) {
-                *dst = *src as libc::c_char;
-            }
-            let fd = sys(
-                libc::SYS_socket,
-                &[libc::AF_UNIX as i64, libc::SOCK_STREAM as i64, 0],
-            );
+            let (fd, addr) = unix_socket(&args[0]);
             let size = std::mem::size_of::<libc::sockaddr_un>() as i64;
             sys(libc::SYS_bind, &[fd, &addr as *const _ as i64, size])
         }
@@ -246,16 +252,7 @@ fn op(name: &str, args: &[String]) -> i64 {
             sys(libc::SYS_connect, &[fd, &addr as *const _ as i64, 16])
         }
         "connect-unix" => {
-            // SAFETY: sockaddr_un is plain old data.
-            let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-            addr.sun_family = libc::AF_UNIX as u16;
-            for (dst, src) in addr.sun_path.iter_mut().zip(args[0].as_bytes()) {
-                *dst = *src as libc::c_char;
-            }
-            let fd = sys(
-                libc::SYS_socket,
-                &[libc::AF_UNIX as i64, libc::SOCK_STREAM as i64, 0],
-            );
+            let (fd, addr) = unix_socket(&args[0]);
             let size = std::mem::size_of::<libc::sockaddr_un>() as i64;
             sys(libc::SYS_connect, &[fd, &addr as *const _ as i64, size])
         }
@@ -376,7 +373,7 @@ fn race(allowed: &str, denied: &str, n: usize) {
         .parent()
         .expect("parent")
         .to_path_buf();
-    let (mut opened, mut escaped) = (0, 0);
+    let (mut opened, mut escaped, mut eacces) = (0, 0, 0);
     for _ in 0..n {
         let fd = sys(
             libc::SYS_openat,
@@ -387,6 +384,9 @@ fn race(allowed: &str, denied: &str, n: usize) {
                 0o644,
             ],
         );
+        if fd < 0 && errno() == libc::EACCES {
+            eacces += 1;
+        }
         if fd >= 0 {
             opened += 1;
             let target = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap_or_default();
@@ -398,7 +398,7 @@ fn race(allowed: &str, denied: &str, n: usize) {
     }
     stop.store(true, Ordering::Relaxed);
     flipper.join().expect("flipper");
-    println!("opened={opened} escaped={escaped}");
+    println!("eacces={eacces} opened={opened} escaped={escaped}");
 }
 
 /// Every process of a fork tree (`width` children per level, `depth` levels) tries one write.
@@ -473,11 +473,11 @@ fn main() {
             let handles: Vec<_> = (0..n)
                 .map(|_| {
                     let path = rest[1].clone();
-                    std::thread::spawn(move || op("openat", &["wronly|creat".into(), path]))
+                    std::thread::spawn(move || res(op("openat", &["wronly|creat".into(), path])))
                 })
                 .collect();
             for h in handles {
-                println!("{}", res(h.join().expect("thread")));
+                println!("{}", h.join().expect("thread"));
             }
         }
         "spawn-sleeper" => {
@@ -503,6 +503,57 @@ fn main() {
             }
             println!("child={pid} parent={}", std::process::id());
             std::thread::sleep(std::time::Duration::from_secs(secs));
+        }
+        "stopcont" => {
+            // A child stops itself (group-stop); the parent continues it and checks it ends.
+            // SAFETY: single-threaded fork.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                // SAFETY: stop ourselves, then leave the forked child.
+                unsafe {
+                    libc::raise(libc::SIGSTOP);
+                    libc::_exit(7);
+                }
+            }
+            let mut status = 0;
+            // SAFETY: waiting for our own child.
+            unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+            let stopped = libc::WIFSTOPPED(status);
+            // SAFETY: continuing and reaping our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGCONT);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            let exited = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 7;
+            println!("result={}", if stopped && exited { "ok" } else { "bad" });
+        }
+        "rtsig" => {
+            static GOT: AtomicBool = AtomicBool::new(false);
+            extern "C" fn on_signal(_: libc::c_int) {
+                GOT.store(true, Ordering::SeqCst);
+            }
+            let sig = libc::SIGRTMIN() + 2;
+            // SAFETY: an async-signal-safe handler (one atomic store), then raise it.
+            unsafe {
+                libc::signal(sig, on_signal as *const () as libc::sighandler_t);
+                libc::raise(sig);
+            }
+            println!(
+                "result={}",
+                if GOT.load(Ordering::SeqCst) {
+                    "ok"
+                } else {
+                    "bad"
+                }
+            );
+        }
+        "spawn" => {
+            // std::process::Command: posix_spawn (clone3 with a clone fallback, CLONE_VFORK).
+            let status = std::process::Command::new(&rest[0])
+                .args(&rest[1..])
+                .status()
+                .expect("spawn");
+            println!("child={}", status.code().unwrap_or(-1));
         }
         "loop" => {
             let n: u64 = rest[0].parse().expect("n");

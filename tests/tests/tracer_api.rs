@@ -1,0 +1,271 @@
+//! The library API in-process: observer hooks (and their errors), command-not-found vs not
+//! executable, exact environment, cwd, stdio, Landlock status.
+
+use hutch_pathset::PathSet;
+use hutch_tracer::{
+    ExitStatus, LandlockStatus, Observer, ObserverError, Policy, TraceError, Tracer, Violation,
+};
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+
+const PROBE: &str = env!("CARGO_BIN_EXE_hutch-probe");
+
+#[derive(Default)]
+struct Recorder {
+    initialized: Vec<u32>,
+    violations: Vec<Violation>,
+    died: Vec<u32>,
+    fail_on_violation: bool,
+    fail_on_init: bool,
+}
+
+impl Observer for Recorder {
+    fn child_initialized(&mut self, pid: u32) -> Result<(), ObserverError> {
+        self.initialized.push(pid);
+        if self.fail_on_init {
+            return Err("init hook failed".into());
+        }
+        Ok(())
+    }
+    fn child_died_unexpectedly(&mut self, pid: u32) -> Result<(), ObserverError> {
+        self.died.push(pid);
+        Ok(())
+    }
+    fn violation(&mut self, v: &Violation) -> Result<(), ObserverError> {
+        self.violations.push(v.clone());
+        if self.fail_on_violation {
+            return Err("violation hook failed".into());
+        }
+        Ok(())
+    }
+}
+
+fn policy(dir: &std::path::Path) -> Policy {
+    Policy::new(PathSet::from_entries([dir.join("in")]).unwrap())
+}
+
+fn tree() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    fs::create_dir(root.join("in")).unwrap();
+    fs::create_dir(root.join("out")).unwrap();
+    (dir, root)
+}
+
+#[test]
+fn observer_sees_init_and_violations() {
+    let (_dir, root) = tree();
+    let mut rec = Recorder::default();
+    let out = root.join("out/x");
+    let outcome = Tracer::new(policy(&root))
+        .command(PROBE, ["openat", "wronly|creat", out.to_str().unwrap()])
+        .stdout(hutch_tracer::Stdio::Null)
+        .observer(&mut rec)
+        .run()
+        .unwrap();
+    assert_eq!(outcome.status, ExitStatus::Exited(0));
+    assert_eq!(rec.initialized.len(), 1);
+    assert_eq!(rec.violations, outcome.violations);
+    assert_eq!(outcome.violations.len(), 1);
+    assert_eq!(outcome.violations[0].pid, rec.initialized[0]);
+    assert_eq!(outcome.violations[0].resolved, out);
+    assert!(matches!(
+        outcome.landlock,
+        LandlockStatus::Enforced { .. } | LandlockStatus::Unsupported
+    ));
+    assert!(outcome.usage.max_rss_kib > 0);
+}
+
+#[test]
+fn failing_violation_hook_aborts_and_kills_the_tree() {
+    let (_dir, root) = tree();
+    let mut rec = Recorder {
+        fail_on_violation: true,
+        ..Recorder::default()
+    };
+    let out = root.join("out/x");
+    let late = root.join("in/late");
+    // The first write is denied and the hook fails: the run is aborted before the second.
+    let err = Tracer::new(policy(&root))
+        .command(
+            PROBE,
+            [
+                "seq",
+                "openat",
+                "wronly|creat",
+                out.to_str().unwrap(),
+                "--",
+                "openat",
+                "wronly|creat",
+                late.to_str().unwrap(),
+            ],
+        )
+        .stdout(hutch_tracer::Stdio::Null)
+        .observer(&mut rec)
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, TraceError::Observer(_)), "{err}");
+    assert!(!out.exists());
+    assert!(!late.exists(), "the tree went on after the hook failed");
+}
+
+#[test]
+fn failing_init_hook_runs_nothing() {
+    let (_dir, root) = tree();
+    let mut rec = Recorder {
+        fail_on_init: true,
+        ..Recorder::default()
+    };
+    let inside = root.join("in/x");
+    let err = Tracer::new(policy(&root))
+        .command(PROBE, ["openat", "wronly|creat", inside.to_str().unwrap()])
+        .observer(&mut rec)
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, TraceError::Observer(_)));
+    assert!(
+        !inside.exists(),
+        "the command ran although the init hook failed"
+    );
+}
+
+#[test]
+fn not_found_and_not_executable_are_distinct() {
+    let (_dir, root) = tree();
+    let err = Tracer::new(policy(&root))
+        .command("hutch-no-such-command", [""; 0])
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, TraceError::NotFound(_)), "{err}");
+    let err = Tracer::new(policy(&root))
+        .command(root.join("missing"), [""; 0])
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, TraceError::NotFound(_)), "{err}");
+    let script = root.join("noexec");
+    fs::write(&script, "#!/bin/sh\n").unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o644)).unwrap();
+    let err = Tracer::new(policy(&root))
+        .command(&script, [""; 0])
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, TraceError::NotExecutable(..)), "{err}");
+}
+
+#[test]
+fn exact_environment_cwd_and_stdio() {
+    let (_dir, root) = tree();
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let outcome = Tracer::new(policy(&root))
+        .command("/bin/sh", ["-c", "env; pwd"])
+        .env_clear()
+        .env("A", "1")
+        .current_dir(root.join("in"))
+        .stdout(w)
+        .run()
+        .unwrap();
+    assert_eq!(outcome.status, ExitStatus::Exited(0));
+    let mut text = String::new();
+    fs::File::from(r).read_to_string(&mut text).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let pwd = lines.pop().unwrap();
+    assert_eq!(pwd, root.join("in").to_str().unwrap());
+    // sh itself adds PWD (and maybe SHLVL, _): the tracer adds nothing.
+    assert!(lines.contains(&"A=1"), "{lines:?}");
+    assert!(lines.iter().all(|l| l.starts_with("A=")
+        || l.starts_with("PWD=")
+        || l.starts_with("SHLVL=")
+        || l.starts_with("_=")));
+}
+
+#[test]
+fn exact_environment_reaches_execve() {
+    let (_dir, root) = tree();
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let env = "/usr/bin/env";
+    let outcome = Tracer::new(policy(&root))
+        .command(env, [""; 0])
+        .env_clear()
+        .env("A", "1")
+        .env("B", "2")
+        .stdout(w)
+        .run()
+        .unwrap();
+    assert_eq!(outcome.status, ExitStatus::Exited(0));
+    let mut text = String::new();
+    fs::File::from(r).read_to_string(&mut text).unwrap();
+    assert_eq!(text, "A=1\nB=2\n");
+}
+
+#[test]
+fn death_by_signal_is_reported_to_the_observer() {
+    let (_dir, root) = tree();
+    let mut rec = Recorder::default();
+    let outcome = Tracer::new(policy(&root))
+        .command(PROBE, ["signal", "9"])
+        .observer(&mut rec)
+        .run()
+        .unwrap();
+    assert_eq!(outcome.status, ExitStatus::Signaled(9));
+    assert_eq!(rec.died, rec.initialized);
+    let mut quiet = Recorder::default();
+    Tracer::new(policy(&root))
+        .command(PROBE, ["exit", "3"])
+        .observer(&mut quiet)
+        .run()
+        .unwrap();
+    assert!(quiet.died.is_empty());
+}
+
+#[test]
+fn chroot_runs_inside_and_judges_paths_in_its_root() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipping: chroot needs root");
+        return;
+    }
+    let (_dir, root) = tree();
+    // A minimal root: the probe and the libraries it links.
+    for lib in [
+        "/lib/x86_64-linux-gnu/libgcc_s.so.1",
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        "/lib64/ld-linux-x86-64.so.2",
+    ] {
+        let dst = root.join(lib.trim_start_matches('/'));
+        fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        fs::copy(lib, dst).unwrap();
+    }
+    fs::copy(PROBE, root.join("probe")).unwrap();
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let outcome = Tracer::new(Policy::new(PathSet::from_entries(["/in"]).unwrap()))
+        .chroot(&root)
+        .command(
+            "/probe",
+            [
+                "seq",
+                "openat",
+                "wronly|creat",
+                "/in/x",
+                "--",
+                "openat",
+                "wronly|creat",
+                "/out/x",
+            ],
+        )
+        .stdout(w)
+        .run()
+        .unwrap();
+    assert_eq!(outcome.status, ExitStatus::Exited(0));
+    let mut text = String::new();
+    fs::File::from(r).read_to_string(&mut text).unwrap();
+    assert_eq!(text, "result=ok\nresult=errno:13\n");
+    assert!(root.join("in/x").exists());
+    assert!(!root.join("out/x").exists());
+    assert_eq!(outcome.violations.len(), 1);
+    assert_eq!(outcome.violations[0].path, "/out/x");
+    assert_eq!(
+        outcome.violations[0].resolved,
+        root.join("out/x"),
+        "host view"
+    );
+}

@@ -1,0 +1,125 @@
+//! Escapes that beat catbox: i386 `int 0x80`, io_uring, a thread racing the path buffer,
+//! untraced clones, handles, ptrace. As root and as nobody.
+
+use hutch_tests::tracer_harness::{snapshot, trace, users, Fixture};
+use std::path::Path;
+
+const PROBE: &str = env!("CARGO_BIN_EXE_hutch-probe");
+const DRIVER: &str = env!("CARGO_BIN_EXE_hutch-trace");
+
+#[test]
+fn int80_open_is_killed_and_writes_nothing() {
+    for user in users() {
+        let fx = Fixture::new(user);
+        let before = snapshot(&fx.root);
+        let t = trace(
+            Path::new(DRIVER),
+            user,
+            &fx.root,
+            &["-w", &fx.p("in")],
+            &[PROBE, "int80-open", &fx.p("out/i")],
+        );
+        assert_eq!(t.status, format!("signaled {}", libc::SIGSYS), "{user:?}");
+        assert_eq!(snapshot(&fx.root), before);
+        // Even a 32-bit open *inside* the whitelist is refused: no foreign ABI runs.
+        let t = trace(
+            Path::new(DRIVER),
+            user,
+            &fx.root,
+            &["-w", &fx.p("in")],
+            &[PROBE, "int80-open", &fx.p("in/i")],
+        );
+        assert_eq!(t.status, format!("signaled {}", libc::SIGSYS));
+        assert!(!fx.root.join("in/i").exists());
+    }
+}
+
+#[test]
+fn io_uring_open_is_refused() {
+    for user in users() {
+        let fx = Fixture::new(user);
+        let before = snapshot(&fx.root);
+        let t = trace(
+            Path::new(DRIVER),
+            user,
+            &fx.root,
+            &["-w", &fx.p("in")],
+            &[PROBE, "uring-open", &fx.p("out/u")],
+        );
+        assert_eq!(t.results(), [format!("errno:{}", libc::ENOSYS)]);
+        assert_eq!(snapshot(&fx.root), before);
+    }
+}
+
+#[test]
+fn racing_thread_gets_nothing_outside() {
+    for user in users() {
+        let fx = Fixture::new(user);
+        let before_out = snapshot(&fx.root.join("out"));
+        let t = trace(
+            Path::new(DRIVER),
+            user,
+            &fx.root,
+            &["-w", &fx.p("in")],
+            &[PROBE, "race", &fx.p("in/r"), &fx.p("out/r"), "20000"],
+        );
+        assert_eq!(t.status, "exited 0");
+        let line = t
+            .output
+            .iter()
+            .find(|l| l.starts_with("eacces="))
+            .expect("race output");
+        assert!(line.ends_with("escaped=0"), "{user:?}: {line}");
+        let eacces: usize = line[7..line.find(' ').unwrap()].parse().unwrap();
+        // Denials the tracer recorded, plus opens it allowed on the inside path that the
+        // kernel then saw outside and Landlock refused.
+        eprintln!(
+            "race ({user:?}): {line}, {} recorded by the tracer, {} refused by Landlock after the check",
+            t.violations.len(),
+            eacces.saturating_sub(t.violations.len())
+        );
+        assert!(!t.violations.is_empty(), "the flipper never won a check");
+        assert!(eacces >= t.violations.len());
+        assert!(!fx.root.join("out/r").exists());
+        assert_eq!(snapshot(&fx.root.join("out")), before_out);
+        // Every denied attempt the tracer saw is recorded against the denied path.
+        assert!(t.violations.iter().all(|v| v.resolved == fx.p("out/r")));
+    }
+}
+
+#[test]
+fn untraced_clones_handles_and_ptrace_are_refused() {
+    for user in users() {
+        let fx = Fixture::new(user);
+        let t = trace(
+            Path::new(DRIVER),
+            user,
+            &fx.root,
+            &[],
+            &[
+                PROBE,
+                "seq",
+                "clone-untraced",
+                "--",
+                "clone3",
+                "--",
+                "open-by-handle",
+                "--",
+                "ptrace-traceme",
+            ],
+        );
+        let (eperm, enosys) = (
+            format!("errno:{}", libc::EPERM),
+            format!("errno:{}", libc::ENOSYS),
+        );
+        assert_eq!(
+            t.results(),
+            [
+                eperm.as_str(),
+                enosys.as_str(),
+                eperm.as_str(),
+                eperm.as_str()
+            ]
+        );
+    }
+}
