@@ -140,6 +140,7 @@ pub struct Config {
     pub(crate) collect_only: bool,
     pub(crate) fake_ownership: bool,
     pub(crate) best_effort: bool,
+    pub(crate) forward_signals: bool,
 }
 
 impl Config {
@@ -164,6 +165,7 @@ impl Config {
             collect_only: false,
             fake_ownership: false,
             best_effort: false,
+            forward_signals: false,
         }
     }
 
@@ -304,6 +306,21 @@ impl Config {
     pub fn best_effort(&mut self, on: bool) -> &mut Config {
         self.best_effort = on;
         self
+    }
+
+    /// Forward SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 that the calling process
+    /// receives during [`run`](crate::run) to the command (userns and chroot; with ptrace they
+    /// are not forwarded: they end hutch, and the traced tree dies with it). Off by default: a library should not take
+    /// its host's signals. While a run lasts, the calling thread blocks those signals and
+    /// `SIGCHLD`, so start no thread that should receive them during a run.
+    pub fn forward_signals(&mut self, on: bool) -> &mut Config {
+        self.forward_signals = on;
+        self
+    }
+
+    /// Whether signals are forwarded (see [`Config::forward_signals`]).
+    pub fn get_forward_signals(&self) -> bool {
+        self.forward_signals
     }
 
     /// The program.

@@ -39,6 +39,11 @@ pub fn run_with(config: &Config, choice: Choice) -> Result<Outcome, Error> {
     config.validate()?;
     let selection = select(config, choice)?;
     let backend = selection.backend;
+    // Block the forwarded signals before any reader thread starts, so that they inherit the
+    // mask and the waiting thread alone collects the signals.
+    // The ptrace backend waits by reading a pipe, so it leaves the signals alone: SIGTERM ends
+    // hutch and the traced tree dies with it.
+    let _mask = (config.forward_signals && backend != BackendKind::Ptrace).then(ForwardMask::block);
     let mut outcome = match backend {
         BackendKind::Chroot => crate::chroot::run(&selection.config)?,
         BackendKind::Userns => crate::userns::run(&selection.config)?,
@@ -47,4 +52,36 @@ pub fn run_with(config: &Config, choice: Choice) -> Result<Outcome, Error> {
     outcome.degradations = selection.degradations;
     outcome.passed_over = selection.passed_over;
     Ok(outcome)
+}
+
+/// The calling thread's signal mask with the forwarded signals and `SIGCHLD` blocked, restored
+/// on drop.
+struct ForwardMask(Option<nix::sys::signal::SigSet>);
+
+impl ForwardMask {
+    fn block() -> ForwardMask {
+        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+        let mut set = SigSet::empty();
+        for sig in hutch_ns::FORWARDED {
+            set.add(sig);
+        }
+        set.add(Signal::SIGCHLD);
+        let mut old = SigSet::empty();
+        let saved = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old))
+            .ok()
+            .map(|()| old);
+        ForwardMask(saved)
+    }
+}
+
+impl Drop for ForwardMask {
+    fn drop(&mut self) {
+        if let Some(old) = &self.0 {
+            let _ = nix::sys::signal::pthread_sigmask(
+                nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                Some(old),
+                None,
+            );
+        }
+    }
 }

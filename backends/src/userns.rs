@@ -166,9 +166,12 @@ pub(crate) fn finish(
     let waited = spawned
         .map_err(|e| Error::setup(backend, "spawn", io::Error::other(e.to_string())))
         .and_then(|mut child| {
-            child
-                .wait()
-                .map_err(|e| Error::setup(backend, "wait", io::Error::other(e.to_string())))
+            let waited = if config.forward_signals {
+                child.wait_forwarding()
+            } else {
+                child.wait()
+            };
+            waited.map_err(|e| Error::setup(backend, "wait", io::Error::other(e.to_string())))
         });
     let wall = started.elapsed();
     let after = rusage_children();

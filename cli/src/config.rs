@@ -74,6 +74,7 @@ pub fn build(args: &RunArgs, mounts: &[MountArg], env: &[EnvArg]) -> Config {
     config
         .collect_only(args.collect_only)
         .fake_ownership(args.fake_ownership)
-        .best_effort(args.best_effort);
+        .best_effort(args.best_effort)
+        .forward_signals(true);
     config
 }

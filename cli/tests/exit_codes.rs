@@ -171,3 +171,41 @@ fn bad_input_creates_nothing_on_the_host() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "nothing created: {left:?}");
 }
+
+#[test]
+fn sigterm_to_hutch_reaches_the_commands_handler() {
+    use std::io::Read;
+    for backend in ["userns", "chroot"] {
+        if !has_backend(backend) {
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = hutch()
+            .current_dir(dir.path())
+            .arg("run")
+            .args(backend_args(backend))
+            .args([
+                "--",
+                "sh",
+                "-c",
+                "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.05; done",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let mut buf = [0u8; 6];
+        out.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"ready\n");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let status = child.wait().unwrap();
+        let mut rest = String::new();
+        out.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "got-term\n", "{backend}");
+        assert_eq!(status.code(), Some(7), "{backend}");
+    }
+}
