@@ -147,6 +147,22 @@ fn writable_path_inside_a_plan_tmpfs_is_bound_from_the_host_after_it() {
             r#"mount("proc", "/newroot/proc", "proc", nosuid|nodev|noexec, NULL)"#,
         ]
     );
+    // A later mount below that writable path lives on the host: its mount point must exist
+    // there, it is not created through the writable bind.
+    let mut below = plan.clone();
+    below.mount(MountSpec::tmpfs("/tmp/keep/missing"));
+    assert!(matches!(
+        below.validate(),
+        Err(PlanError::MountPointMissing { index: 3, .. })
+    ));
+    fs::create_dir(root.join("tmp/keep/sub")).unwrap();
+    let mut below = plan.clone();
+    below.mount(MountSpec::tmpfs("/tmp/keep/sub"));
+    let steps = below.validate().unwrap().steps().to_vec();
+    assert!(matches!(
+        steps.last(),
+        Some(Step::Mount { create: None, .. })
+    ));
     // In place (chroot path) the tmpfs would hide the host directory: refused.
     assert!(matches!(
         plan.validate_chroot(),
