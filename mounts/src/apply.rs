@@ -297,7 +297,11 @@ impl ValidatedPlan {
     /// Run it in a private mount namespace (`unshare(CLONE_NEWNS)` and `/` made recursively
     /// private) so that nothing propagates to the host's other mounts; the guard still cleans
     /// up for callers that cannot. Missing mount points are created on the host (recorded);
-    /// on error everything done so far is undone before the error is returned.
+    /// on error everything done so far is undone before the error is returned. Bind sources
+    /// are resolved after the root's own read-only bind, so a source inside the root is seen
+    /// read-only. A read-only root of `/` is refused ([`PlanError::ReadOnlySlashInPlace`]),
+    /// and so is a writable path hidden by an extra mount (the host directory could not be
+    /// reached any more to bind it).
     pub fn apply_chroot<'s, S: Syscall + ?Sized>(
         &self,
         sys: &'s S,
