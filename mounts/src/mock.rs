@@ -178,6 +178,7 @@ pub struct RecordingSyscall {
     rules: RefCell<Vec<Rule>>,
     table: RefCell<Vec<MountInfo>>,
     flags: RefCell<HashMap<PathBuf, MsFlags>>,
+    redirects: RefCell<Vec<(PathBuf, PathBuf)>>,
     next_id: Cell<u64>,
 }
 
@@ -213,6 +214,13 @@ impl RecordingSyscall {
     /// Makes `mount_flags(path)` answer `flags` (otherwise it answers no flags).
     pub fn with_mount_flags(self, path: impl Into<PathBuf>, flags: MsFlags) -> Self {
         self.flags.borrow_mut().insert(path.into(), flags);
+        self
+    }
+
+    /// Simulates a symlink: a new mount whose target lies at or below `from` lands below `to`
+    /// in the simulated table (the recorded call keeps the path it was given).
+    pub fn with_redirect(self, from: impl Into<PathBuf>, to: impl Into<PathBuf>) -> Self {
+        self.redirects.borrow_mut().push((from.into(), to.into()));
         self
     }
 
@@ -288,12 +296,18 @@ impl Syscall for RecordingSyscall {
             let id = self.next_id.get();
             self.next_id.set(id + 1);
             let ro = flags.contains(MsFlags::MS_RDONLY);
+            let mut landed = target.to_path_buf();
+            for (from, to) in self.redirects.borrow().iter() {
+                if let Ok(rest) = target.strip_prefix(from) {
+                    landed = to.join(rest);
+                }
+            }
             self.table.borrow_mut().push(MountInfo {
                 mount_id: id,
                 parent_id: 0,
                 device: "0:0".into(),
                 root: "/".into(),
-                mount_point: target.to_path_buf(),
+                mount_point: landed,
                 mount_options: if ro { "ro" } else { "rw" }.into(),
                 optional: Vec::new(),
                 fs_type: fstype.unwrap_or("bind").into(),
