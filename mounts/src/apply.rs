@@ -300,8 +300,10 @@ impl ValidatedPlan {
         };
         let mut created = Vec::new();
         let mut mounted = Vec::new();
-        for step in &self.steps {
-            mounted.extend(exec.step(step, &mut created)?);
+        for (step, id) in self.steps.iter().zip(&self.expected_ids) {
+            if let Some(at) = exec.step(step, &mut created)? {
+                mounted.push((at, *id));
+            }
         }
         verify_mount_points(sys, &mounted)?;
         ops::unmount(sys, &exec.host, true)?;
@@ -339,29 +341,43 @@ impl ValidatedPlan {
             mounted: Vec::new(),
             created: Vec::new(),
         };
-        for step in &self.steps {
-            let mounted = exec.step(step, &mut guard.created)?;
-            guard.mounted.extend(mounted);
+        let mut ids = Vec::new();
+        for (step, id) in self.steps.iter().zip(&self.expected_ids) {
+            if let Some(at) = exec.step(step, &mut guard.created)? {
+                guard.mounted.push(at.clone());
+                ids.push((at, *id));
+            }
         }
-        verify_mount_points(sys, &guard.mounted)?;
+        verify_mount_points(sys, &ids)?;
         Ok(guard)
     }
 }
 
 /// Checks that every mount landed where it was meant to: each target is a mount point in
-/// mountinfo. Mount targets are resolved by path, so if a component of the root was swapped
-/// for a symlink between validation and mounting, the mount lands elsewhere and this fails
-/// (closed) instead of running the sandbox with a wrong view.
+/// mountinfo, and a bind's target shows the very file or directory (`st_dev`, `st_ino`) that
+/// validation saw at its source. Mounts are made by path, so if a component of the root or
+/// of a source was swapped for a symlink between validation and mounting, the mount lands
+/// elsewhere or shows something else, and this fails (closed) instead of running the sandbox
+/// with a wrong view.
 fn verify_mount_points<S: Syscall + ?Sized>(
     sys: &S,
-    targets: &[PathBuf],
+    targets: &[(PathBuf, Option<(u64, u64)>)],
 ) -> Result<(), MountError> {
     let text = sys.mountinfo().map_err(sys_err(Call::MountInfo))?;
     let table = parse_mountinfo(&text)?;
-    match targets.iter().find(|t| !is_mount_point(&table, t)) {
-        Some(missing) => Err(MountError::Misplaced(missing.clone())),
-        None => Ok(()),
+    for (at, id) in targets {
+        if !is_mount_point(&table, at) {
+            return Err(MountError::Misplaced(at.clone()));
+        }
+        if let Some(want) = id {
+            match sys.file_id(at) {
+                Ok(got) if got != *want => return Err(MountError::Misplaced(at.clone())),
+                Ok(_) | Err(Errno::ENOSYS) => {}
+                Err(errno) => return Err(sys_err(Call::FileId(at.clone()))(errno)),
+            }
+        }
     }
+    Ok(())
 }
 
 /// Undoes [`ValidatedPlan::apply_chroot`]: on drop (or [`ChrootMounts::release`]) every

@@ -86,6 +86,8 @@ pub enum Call {
     MountFlags(PathBuf),
     /// Reading mountinfo (a query; not recorded, but failures can name it).
     MountInfo,
+    /// `lstat(2)` for a file's identity (a query; not recorded, but failures can name it).
+    FileId(PathBuf),
 }
 
 fn q(path: &Path) -> String {
@@ -148,6 +150,7 @@ impl fmt::Display for Call {
             Call::RemoveFile(p) => write!(f, "unlink({})", q(p)),
             Call::MountFlags(p) => write!(f, "statvfs({})", q(p)),
             Call::MountInfo => write!(f, "read(\"/proc/self/mountinfo\")"),
+            Call::FileId(p) => write!(f, "lstat({})", q(p)),
         }
     }
 }
@@ -162,6 +165,7 @@ type Rule = (Box<dyn Fn(&Call) -> bool>, Errno);
 ///   and `umount2` removes them (`MNT_DETACH` also removes the mounts below), so
 ///   [`RecordingSyscall::mountinfo`] reflects what the recorded calls would have mounted.
 /// * [`RecordingSyscall::fail_when`] makes matching calls fail with an errno.
+/// * `file_id` answers only what [`RecordingSyscall::with_file_id`] set, `ENOSYS` otherwise.
 ///
 /// ```
 /// use hutch_mounts::{ops, RecordingSyscall};
@@ -179,6 +183,7 @@ pub struct RecordingSyscall {
     table: RefCell<Vec<MountInfo>>,
     flags: RefCell<HashMap<PathBuf, MsFlags>>,
     redirects: RefCell<Vec<(PathBuf, PathBuf)>>,
+    ids: RefCell<HashMap<PathBuf, (u64, u64)>>,
     next_id: Cell<u64>,
 }
 
@@ -221,6 +226,12 @@ impl RecordingSyscall {
     /// in the simulated table (the recorded call keeps the path it was given).
     pub fn with_redirect(self, from: impl Into<PathBuf>, to: impl Into<PathBuf>) -> Self {
         self.redirects.borrow_mut().push((from.into(), to.into()));
+        self
+    }
+
+    /// Makes `file_id(path)` answer `id` (otherwise it answers `ENOSYS`: "cannot tell").
+    pub fn with_file_id(self, path: impl Into<PathBuf>, id: (u64, u64)) -> Self {
+        self.ids.borrow_mut().insert(path.into(), id);
         self
     }
 
@@ -407,6 +418,10 @@ impl Syscall for RecordingSyscall {
             .get(path)
             .copied()
             .unwrap_or(MsFlags::empty()))
+    }
+
+    fn file_id(&self, path: &Path) -> nix::Result<(u64, u64)> {
+        self.ids.borrow().get(path).copied().ok_or(Errno::ENOSYS)
     }
 
     fn mountinfo(&self) -> nix::Result<Vec<u8>> {

@@ -199,12 +199,14 @@ pub(crate) fn validate(plan: &MountPlan, mode: ApplyMode) -> Result<ValidatedPla
                 .map(|(_, step)| step.clone()),
         );
     }
+    let expected_ids = steps.iter().map(|step| expected_id(&root, step)).collect();
     Ok(ValidatedPlan {
         mode,
         root,
         staging,
         steps,
         skipped_symlinks,
+        expected_ids,
     })
 }
 
@@ -243,6 +245,20 @@ fn resolve_specs(plan: &MountPlan) -> Result<Vec<Resolved>, PlanError> {
         });
     }
     Ok(out)
+}
+
+/// The identity of what a bind step will show at its target: the host file it binds.
+fn expected_id(root: &Path, step: &Step) -> Option<(u64, u64)> {
+    let host = match step {
+        Step::BindRoot { host } | Step::WritableInMount { host, .. } => host.clone(),
+        Step::Writable { path } | Step::ReadOnlyPath { path } => under(root, path),
+        Step::Mount { spec, .. } => match spec.kind() {
+            MountKind::Bind { source, .. } => source.clone(),
+            _ => return None,
+        },
+        Step::CreateOnHost { .. } | Step::ReadOnly { .. } => return None,
+    };
+    crate::syscall::file_id(&host).ok()
 }
 
 /// Whether the writable path `w` is a directory; an error when it is missing or goes through

@@ -516,3 +516,25 @@ fn a_mount_sent_elsewhere_by_a_swapped_symlink_fails_closed() {
     );
     assert!(sys.mount_points().is_empty(), "{:?}", sys.mount_points());
 }
+
+#[test]
+fn a_bind_showing_another_file_than_validated_fails_closed() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = rootfs();
+    let root = real(dir.path());
+    let meta = fs::metadata(root.join("data/1")).unwrap();
+    let host_id = (meta.dev(), meta.ino());
+    let mut plan = MountPlan::new(&root);
+    plan.writable("/data/1");
+    let valid = plan.validate().unwrap();
+    // The same file at the target: accepted.
+    let sys = RecordingSyscall::new().with_file_id("/newroot/data/1", host_id);
+    valid.apply(&sys).unwrap();
+    // A source swapped for a symlink after validation: the target shows something else.
+    let sys = RecordingSyscall::new().with_file_id("/newroot/data/1", (host_id.0, host_id.1 + 1));
+    let err = valid.apply(&sys).unwrap_err();
+    assert!(
+        matches!(err, MountError::Misplaced(ref p) if p == Path::new("/newroot/data/1")),
+        "{err}"
+    );
+}
