@@ -7,6 +7,7 @@ use nix::errno::Errno;
 use nix::mount::MsFlags;
 
 use crate::mock::Call;
+use crate::mountinfo::{is_mount_point, parse_mountinfo};
 use crate::ops::{self, sys_err, MountError};
 use crate::plan::{MountPlan, PlanError};
 use crate::spec::{MountKind, MountSpec};
@@ -234,11 +235,16 @@ impl ValidatedPlan {
     /// 1. `/` is made recursively private, so nothing propagates to the host;
     /// 2. a tmpfs is mounted on the staging directory, `newroot` and `oldroot` are created in
     ///    it, and `pivot_root` makes it the root with the host's root at `/oldroot`;
-    /// 3. the steps run with the host at `/oldroot` and the new root at `/newroot`: the root is
+    /// 3. a symlink `/proc -> oldroot/proc` in the staging root keeps `/proc/self/mountinfo`
+    ///    readable (the host's procfs must be mounted on `/proc`);
+    /// 4. the steps run with the host at `/oldroot` and the new root at `/newroot`: the root is
     ///    bound recursively, made read-only, writable paths are bound on top and made
     ///    read-write, extra mounts follow; mount points are never created on the host (the
     ///    validation refused missing ones, except inside a tmpfs or dev the plan mounted);
-    /// 4. `/oldroot` is detached and `pivot_root(".", ".")` in `/newroot` plus a detach of the
+    /// 5. mountinfo is read back to check that every mount landed on its target (a component
+    ///    swapped for a symlink after validation would send a mount elsewhere):
+    ///    [`MountError::Misplaced`] otherwise;
+    /// 6. `/oldroot` is detached and `pivot_root(".", ".")` in `/newroot` plus a detach of the
     ///    old root leaves the new root as `/`, with the current directory `/`.
     ///
     /// On error the namespace is left half-built; the caller must not run the sandboxed
@@ -278,15 +284,28 @@ impl ValidatedPlan {
                 put_old: put_old.clone(),
             }))?;
         ops::chdir(sys, slash)?;
+        // mountinfo is read during setup (read-only fallback, final check); the host's procfs
+        // is now below /oldroot, so /proc in the staging root points there.
+        let proc_link = slash.join("proc");
+        let proc_target = Path::new(OLD_ROOT).join("proc");
+        sys.symlink(&proc_target, &proc_link)
+            .map_err(sys_err(Call::Symlink {
+                target: proc_target.clone(),
+                link: proc_link.clone(),
+            }))?;
         let exec = Exec {
             sys,
             new_root: slash.join(NEW_ROOT),
             host: slash.join(OLD_ROOT),
         };
         let mut created = Vec::new();
-        for step in &self.steps {
-            exec.step(step, &mut created)?;
+        let mut mounted = Vec::new();
+        for (step, id) in self.steps.iter().zip(&self.expected_ids) {
+            if let Some(at) = exec.step(step, &mut created)? {
+                mounted.push((at, *id));
+            }
         }
+        verify_mount_points(sys, &mounted)?;
         ops::unmount(sys, &exec.host, true)?;
         ops::pivot_into(sys, &exec.new_root)
     }
@@ -297,7 +316,11 @@ impl ValidatedPlan {
     /// Run it in a private mount namespace (`unshare(CLONE_NEWNS)` and `/` made recursively
     /// private) so that nothing propagates to the host's other mounts; the guard still cleans
     /// up for callers that cannot. Missing mount points are created on the host (recorded);
-    /// on error everything done so far is undone before the error is returned.
+    /// on error everything done so far is undone before the error is returned. Bind sources
+    /// are resolved after the root's own read-only bind, so a source inside the root is seen
+    /// read-only. A read-only root of `/` is refused ([`PlanError::ReadOnlySlashInPlace`]),
+    /// and so is a writable path hidden by an extra mount (the host directory could not be
+    /// reached any more to bind it).
     pub fn apply_chroot<'s, S: Syscall + ?Sized>(
         &self,
         sys: &'s S,
@@ -318,12 +341,43 @@ impl ValidatedPlan {
             mounted: Vec::new(),
             created: Vec::new(),
         };
-        for step in &self.steps {
-            let mounted = exec.step(step, &mut guard.created)?;
-            guard.mounted.extend(mounted);
+        let mut ids = Vec::new();
+        for (step, id) in self.steps.iter().zip(&self.expected_ids) {
+            if let Some(at) = exec.step(step, &mut guard.created)? {
+                guard.mounted.push(at.clone());
+                ids.push((at, *id));
+            }
         }
+        verify_mount_points(sys, &ids)?;
         Ok(guard)
     }
+}
+
+/// Checks that every mount landed where it was meant to: each target is a mount point in
+/// mountinfo, and a bind's target shows the very file or directory (`st_dev`, `st_ino`) that
+/// validation saw at its source. Mounts are made by path, so if a component of the root or
+/// of a source was swapped for a symlink between validation and mounting, the mount lands
+/// elsewhere or shows something else, and this fails (closed) instead of running the sandbox
+/// with a wrong view.
+fn verify_mount_points<S: Syscall + ?Sized>(
+    sys: &S,
+    targets: &[(PathBuf, Option<(u64, u64)>)],
+) -> Result<(), MountError> {
+    let text = sys.mountinfo().map_err(sys_err(Call::MountInfo))?;
+    let table = parse_mountinfo(&text)?;
+    for (at, id) in targets {
+        if !is_mount_point(&table, at) {
+            return Err(MountError::Misplaced(at.clone()));
+        }
+        if let Some(want) = id {
+            match sys.file_id(at) {
+                Ok(got) if got != *want => return Err(MountError::Misplaced(at.clone())),
+                Ok(_) | Err(Errno::ENOSYS) => {}
+                Err(errno) => return Err(sys_err(Call::FileId(at.clone()))(errno)),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Undoes [`ValidatedPlan::apply_chroot`]: on drop (or [`ChrootMounts::release`]) every

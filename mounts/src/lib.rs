@@ -38,9 +38,14 @@
 //!   (`MNT_LOCK_READONLY`) and every mount (no unmounting to reveal what is below). Both
 //!   the hole and the nested lock are checked by the `namespace` integration test.
 //! * **Validation happens before any system call**; the checks are made on the host
-//!   filesystem, so a concurrent change of the root between validation and application (for
-//!   example a directory swapped for a symlink by someone who can write in the root) is not
-//!   detected: mount targets are resolved by path.
+//!   filesystem and mounts are made by path, so the root can change in between (a directory
+//!   swapped for a symlink by someone who can write in the root). That is caught afterwards,
+//!   before the sandbox runs: mountinfo is read back, every target must be a mount point, and
+//!   a bind's target must show the very file validation saw at its source (`st_dev`,
+//!   `st_ino`); otherwise [`MountError::Misplaced`] (fail closed). What remains is the window
+//!   itself (a mount made on the wrong place exists until the namespace dies or the chroot
+//!   guard undoes it); closing it needs `open_tree`/`move_mount` on descriptors opened with
+//!   `openat2(RESOLVE_NO_SYMLINKS)`.
 //!
 //! ```no_run
 //! use hutch_mounts::{LinuxSyscall, MountPlan, MountSpec};

@@ -86,6 +86,8 @@ pub enum Call {
     MountFlags(PathBuf),
     /// Reading mountinfo (a query; not recorded, but failures can name it).
     MountInfo,
+    /// `lstat(2)` for a file's identity (a query; not recorded, but failures can name it).
+    FileId(PathBuf),
 }
 
 fn q(path: &Path) -> String {
@@ -148,6 +150,7 @@ impl fmt::Display for Call {
             Call::RemoveFile(p) => write!(f, "unlink({})", q(p)),
             Call::MountFlags(p) => write!(f, "statvfs({})", q(p)),
             Call::MountInfo => write!(f, "read(\"/proc/self/mountinfo\")"),
+            Call::FileId(p) => write!(f, "lstat({})", q(p)),
         }
     }
 }
@@ -162,6 +165,7 @@ type Rule = (Box<dyn Fn(&Call) -> bool>, Errno);
 ///   and `umount2` removes them (`MNT_DETACH` also removes the mounts below), so
 ///   [`RecordingSyscall::mountinfo`] reflects what the recorded calls would have mounted.
 /// * [`RecordingSyscall::fail_when`] makes matching calls fail with an errno.
+/// * `file_id` answers only what [`RecordingSyscall::with_file_id`] set, `ENOSYS` otherwise.
 ///
 /// ```
 /// use hutch_mounts::{ops, RecordingSyscall};
@@ -178,6 +182,8 @@ pub struct RecordingSyscall {
     rules: RefCell<Vec<Rule>>,
     table: RefCell<Vec<MountInfo>>,
     flags: RefCell<HashMap<PathBuf, MsFlags>>,
+    redirects: RefCell<Vec<(PathBuf, PathBuf)>>,
+    ids: RefCell<HashMap<PathBuf, (u64, u64)>>,
     next_id: Cell<u64>,
 }
 
@@ -213,6 +219,19 @@ impl RecordingSyscall {
     /// Makes `mount_flags(path)` answer `flags` (otherwise it answers no flags).
     pub fn with_mount_flags(self, path: impl Into<PathBuf>, flags: MsFlags) -> Self {
         self.flags.borrow_mut().insert(path.into(), flags);
+        self
+    }
+
+    /// Simulates a symlink: a new mount whose target lies at or below `from` lands below `to`
+    /// in the simulated table (the recorded call keeps the path it was given).
+    pub fn with_redirect(self, from: impl Into<PathBuf>, to: impl Into<PathBuf>) -> Self {
+        self.redirects.borrow_mut().push((from.into(), to.into()));
+        self
+    }
+
+    /// Makes `file_id(path)` answer `id` (otherwise it answers `ENOSYS`: "cannot tell").
+    pub fn with_file_id(self, path: impl Into<PathBuf>, id: (u64, u64)) -> Self {
+        self.ids.borrow_mut().insert(path.into(), id);
         self
     }
 
@@ -288,12 +307,18 @@ impl Syscall for RecordingSyscall {
             let id = self.next_id.get();
             self.next_id.set(id + 1);
             let ro = flags.contains(MsFlags::MS_RDONLY);
+            let mut landed = target.to_path_buf();
+            for (from, to) in self.redirects.borrow().iter() {
+                if let Ok(rest) = target.strip_prefix(from) {
+                    landed = to.join(rest);
+                }
+            }
             self.table.borrow_mut().push(MountInfo {
                 mount_id: id,
                 parent_id: 0,
                 device: "0:0".into(),
                 root: "/".into(),
-                mount_point: target.to_path_buf(),
+                mount_point: landed,
                 mount_options: if ro { "ro" } else { "rw" }.into(),
                 optional: Vec::new(),
                 fs_type: fstype.unwrap_or("bind").into(),
@@ -393,6 +418,10 @@ impl Syscall for RecordingSyscall {
             .get(path)
             .copied()
             .unwrap_or(MsFlags::empty()))
+    }
+
+    fn file_id(&self, path: &Path) -> nix::Result<(u64, u64)> {
+        self.ids.borrow().get(path).copied().ok_or(Errno::ENOSYS)
     }
 
     fn mountinfo(&self) -> nix::Result<Vec<u8>> {

@@ -35,6 +35,10 @@ pub enum MountError {
     /// read-only underneath, or the read-only flag is locked).
     #[error("writable path {} is still read-only after its read-write bind", .0.display())]
     StillReadOnly(PathBuf),
+    /// A mount did not land on its target: a path component changed between validation and
+    /// mounting (for example a directory replaced by a symlink). Fail closed.
+    #[error("mount on {} is not where it was meant to be (the root changed during setup?)", .0.display())]
+    Misplaced(PathBuf),
     /// The plan was validated for one way of applying it and used for the other.
     #[error("the plan was validated for {validated}, not for {used}")]
     WrongMode {

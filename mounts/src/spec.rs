@@ -208,6 +208,9 @@ impl MountSpec {
     /// | `dev`, `devtmpfs` | none | [`MountKind::Dev`] |
     /// | `bind`, or none/`none` with option `bind`/`rbind` | `bind`, `rbind`, `ro`, `rw`, `defaults` | [`MountKind::Bind`] from `source` |
     ///
+    /// sandboxlib's linux-user-chroot form `(None, T, None, "remount,ro")` (make `T` read-only)
+    /// is not accepted: express it with the plan's read-only root and writable paths.
+    ///
     /// The source of proc, tmpfs and dev is a label and is ignored. Errors: empty target,
     /// unknown type, an option the type does not take, a bad option value, a bind without
     /// source.

@@ -89,6 +89,9 @@ pub struct ValidatedPlan {
     pub(crate) staging: PathBuf,
     pub(crate) steps: Vec<Step>,
     pub(crate) skipped_symlinks: Vec<PathBuf>,
+    /// Per step: `(st_dev, st_ino)` of the host directory or file a bind step mounts, as seen
+    /// at validation; checked on the mounted target afterwards.
+    pub(crate) expected_ids: Vec<Option<(u64, u64)>>,
 }
 
 impl ValidatedPlan {

@@ -73,6 +73,9 @@ pub trait Syscall {
     fn mount_flags(&self, path: &Path) -> nix::Result<MsFlags>;
     /// The raw bytes of `/proc/self/mountinfo`.
     fn mountinfo(&self) -> nix::Result<Vec<u8>>;
+    /// `(st_dev, st_ino)` of `path` itself (`lstat`: a final symlink is not followed).
+    /// `ENOSYS` means "cannot tell" and skips the identity checks that use it.
+    fn file_id(&self, path: &Path) -> nix::Result<(u64, u64)>;
 }
 
 /// The real system calls, through nix and (for `mount_setattr`) libc.
@@ -153,6 +156,16 @@ impl Syscall for LinuxSyscall {
     fn mountinfo(&self) -> nix::Result<Vec<u8>> {
         std::fs::read("/proc/self/mountinfo").map_err(errno_of)
     }
+
+    fn file_id(&self, path: &Path) -> nix::Result<(u64, u64)> {
+        file_id(path).map_err(errno_of)
+    }
+}
+
+/// `(st_dev, st_ino)` of `path` itself, without following a final symlink.
+pub(crate) fn file_id(path: &Path) -> io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).map(|m| (m.dev(), m.ino()))
 }
 
 /// Translates `statvfs` flags into the `MS_*` flags a remount must repeat.

@@ -177,7 +177,14 @@ pub(crate) fn validate(plan: &MountPlan, mode: ApplyMode) -> Result<ValidatedPla
         return Err(PlanError::ReadOnlySlashInPlace);
     }
 
-    let (creates, mounts) = mount_steps(&root, mode, &resolved)?;
+    let in_mount: Vec<(usize, PathBuf)> = deferred
+        .iter()
+        .filter_map(|(index, step)| match step {
+            Step::WritableInMount { path, .. } => Some((*index, path.clone())),
+            _ => None,
+        })
+        .collect();
+    let (creates, mounts) = mount_steps(&root, mode, &resolved, &in_mount)?;
     steps.extend(creates);
     if needs_root_bind {
         steps.push(Step::BindRoot { host: root.clone() });
@@ -192,12 +199,14 @@ pub(crate) fn validate(plan: &MountPlan, mode: ApplyMode) -> Result<ValidatedPla
                 .map(|(_, step)| step.clone()),
         );
     }
+    let expected_ids = steps.iter().map(|step| expected_id(&root, step)).collect();
     Ok(ValidatedPlan {
         mode,
         root,
         staging,
         steps,
         skipped_symlinks,
+        expected_ids,
     })
 }
 
@@ -236,6 +245,20 @@ fn resolve_specs(plan: &MountPlan) -> Result<Vec<Resolved>, PlanError> {
         });
     }
     Ok(out)
+}
+
+/// The identity of what a bind step will show at its target: the host file it binds.
+fn expected_id(root: &Path, step: &Step) -> Option<(u64, u64)> {
+    let host = match step {
+        Step::BindRoot { host } | Step::WritableInMount { host, .. } => host.clone(),
+        Step::Writable { path } | Step::ReadOnlyPath { path } => under(root, path),
+        Step::Mount { spec, .. } => match spec.kind() {
+            MountKind::Bind { source, .. } => source.clone(),
+            _ => return None,
+        },
+        Step::CreateOnHost { .. } | Step::ReadOnly { .. } => return None,
+    };
+    crate::syscall::file_id(&host).ok()
 }
 
 /// Whether the writable path `w` is a directory; an error when it is missing or goes through
@@ -294,10 +317,14 @@ fn check_writable(
 }
 
 /// The steps of the extra mounts, and (chroot path) the host mount points to create first.
+///
+/// `in_mount` lists the writable paths bound from the host right after extra mount `index`
+/// ([`Step::WritableInMount`]): a later target below one of them lives on the host.
 fn mount_steps(
     root: &Path,
     mode: ApplyMode,
     resolved: &[Resolved],
+    in_mount: &[(usize, PathBuf)],
 ) -> Result<(Vec<Step>, Vec<Step>), PlanError> {
     let mut creates = Vec::new();
     let mut mounts = Vec::new();
@@ -310,12 +337,23 @@ fn mount_steps(
         } else {
             NodeKind::File
         };
-        // The latest earlier extra mount that covers this target decides where it lives.
-        let cover = resolved[..i]
-            .iter()
+        // The latest earlier extra mount that covers this target decides where it lives,
+        // unless a writable path bound from the host after it covers the target.
+        let cover_index = (0..i)
             .rev()
-            .find(|earlier| target.starts_with(earlier.spec.target()));
+            .find(|j| target.starts_with(resolved[*j].spec.target()));
+        let cover = cover_index.map(|j| &resolved[j]);
+        let host_writable = in_mount
+            .iter()
+            .filter(|(k, w)| *k < i && cover_index.is_none_or(|j| *k >= j) && target.starts_with(w))
+            .map(|(_, w)| w)
+            .max_by_key(|w| w.components().count());
         let (base, rest) = match cover.map(|c| (c.spec.kind(), c.spec.target())) {
+            _ if host_writable.is_some() => {
+                let w = host_writable.map_or(Path::new("/"), PathBuf::as_path);
+                let rest = target.strip_prefix(w).unwrap_or(Path::new(""));
+                (under(root, w), Path::new("/").join(rest))
+            }
             Some((MountKind::Tmpfs { .. } | MountKind::Dev, at)) => {
                 let create = (target != at).then(|| CreateBelow {
                     below: at.to_path_buf(),

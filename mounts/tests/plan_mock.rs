@@ -49,6 +49,7 @@ fn namespace_sequence_for_a_representative_plan() {
         r#"mkdir("/tmp/oldroot", 0o755)"#,
         r#"pivot_root("/tmp", "/tmp/oldroot")"#,
         r#"chdir("/")"#,
+        r#"symlink("oldroot/proc", "/proc")"#,
         r#"mount("/oldroot$R", "/newroot", NULL, bind|rec, NULL)"#,
         r#"mount_setattr("/newroot", recursive, set=MountAttr(RDONLY), clear=MountAttr(0x0))"#,
         r#"mount("/newroot/data/1", "/newroot/data/1", NULL, bind|rec, NULL)"#,
@@ -77,23 +78,23 @@ fn namespace_sequence_for_slash_root_with_dev() {
     plan.apply(&sys).unwrap();
     let got = replace_root(sys.calls_text(), &w);
     assert_eq!(
-        got[6],
+        got[7],
         r#"mount("/oldroot", "/newroot", NULL, bind|rec, NULL)"#
     );
     assert_eq!(
-        got[7],
+        got[8],
         r#"mount_setattr("/newroot", recursive, set=MountAttr(RDONLY), clear=MountAttr(0x0))"#
     );
     assert_eq!(
-        got[8],
+        got[9],
         r#"mount("/newroot$R", "/newroot$R", NULL, bind|rec, NULL)"#
     );
     assert_eq!(
-        got[10],
+        got[11],
         r#"mount("tmpfs", "/newroot/dev", "tmpfs", nosuid, "mode=0755")"#
     );
     assert_eq!(
-        got[12],
+        got[13],
         r#"mount("/oldroot/dev/null", "/newroot/dev/null", NULL, bind, NULL)"#
     );
     assert_eq!(got[got.len() - 5], r#"umount2("/oldroot", detach)"#);
@@ -114,7 +115,7 @@ fn readonly_falls_back_to_remounts_without_mount_setattr() {
     let got = replace_root(sys.calls_text(), &root);
     // The mock's table holds the staging tmpfs and /newroot: only /newroot is under it.
     assert_eq!(
-        got[7..12],
+        got[8..13],
         [
             r#"mount_setattr("/newroot", recursive, set=MountAttr(RDONLY), clear=MountAttr(0x0))"#,
             r#"mount(NULL, "/newroot", NULL, remount|bind|ro|nosuid, NULL)"#,
@@ -138,7 +139,7 @@ fn writable_path_inside_a_plan_tmpfs_is_bound_from_the_host_after_it() {
     plan.apply(&sys).unwrap();
     let got = replace_root(sys.calls_text(), &root);
     assert_eq!(
-        got[8..13],
+        got[9..14],
         [
             r#"mount("tmpfs", "/newroot/tmp", "tmpfs", nosuid|nodev, NULL)"#,
             r#"mkdir("/newroot/tmp/keep", 0o755)"#,
@@ -147,6 +148,22 @@ fn writable_path_inside_a_plan_tmpfs_is_bound_from_the_host_after_it() {
             r#"mount("proc", "/newroot/proc", "proc", nosuid|nodev|noexec, NULL)"#,
         ]
     );
+    // A later mount below that writable path lives on the host: its mount point must exist
+    // there, it is not created through the writable bind.
+    let mut below = plan.clone();
+    below.mount(MountSpec::tmpfs("/tmp/keep/missing"));
+    assert!(matches!(
+        below.validate(),
+        Err(PlanError::MountPointMissing { index: 3, .. })
+    ));
+    fs::create_dir(root.join("tmp/keep/sub")).unwrap();
+    let mut below = plan.clone();
+    below.mount(MountSpec::tmpfs("/tmp/keep/sub"));
+    let steps = below.validate().unwrap().steps().to_vec();
+    assert!(matches!(
+        steps.last(),
+        Some(Step::Mount { create: None, .. })
+    ));
     // In place (chroot path) the tmpfs would hide the host directory: refused.
     assert!(matches!(
         plan.validate_chroot(),
@@ -191,11 +208,11 @@ fn inverted_strategy_binds_each_readonly_path() {
     valid.apply(&sys).unwrap();
     let got = sys.calls_text();
     assert_eq!(
-        got[7],
+        got[8],
         r#"mount("/newroot/data/10", "/newroot/data/10", NULL, bind|rec, NULL)"#
     );
     assert_eq!(
-        got[8],
+        got[9],
         r#"mount_setattr("/newroot/data/10", recursive, set=MountAttr(RDONLY), clear=MountAttr(0x0))"#
     );
     assert!(!got
@@ -469,4 +486,55 @@ fn half_done_step_is_detached_before_the_guard_undoes_the_rest() {
         ]
     );
     assert!(sys.mount_points().is_empty());
+}
+
+#[test]
+fn a_mount_sent_elsewhere_by_a_swapped_symlink_fails_closed() {
+    let dir = rootfs();
+    let root = real(dir.path());
+    let mut plan = MountPlan::new(&root);
+    plan.writable("/data/1").mount(MountSpec::proc("/proc"));
+    // /data became a symlink to /etc after validation: the bind lands on /etc/1.
+    let sys = RecordingSyscall::new().with_redirect("/newroot/data", "/newroot/etc");
+    let err = plan.apply(&sys).unwrap_err();
+    assert!(
+        matches!(err, MountError::Misplaced(ref p) if p == Path::new("/newroot/data/1")),
+        "{err}"
+    );
+    assert!(
+        !sys.calls_text()
+            .iter()
+            .any(|c| c.starts_with("pivot_root(\".\"")),
+        "no final pivot"
+    );
+
+    let sys = RecordingSyscall::new().with_redirect(root.join("proc"), root.join("etc"));
+    let err = plan.apply_chroot(&sys).unwrap_err();
+    assert!(
+        matches!(err, MountError::Misplaced(ref p) if *p == root.join("proc")),
+        "{err}"
+    );
+    assert!(sys.mount_points().is_empty(), "{:?}", sys.mount_points());
+}
+
+#[test]
+fn a_bind_showing_another_file_than_validated_fails_closed() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = rootfs();
+    let root = real(dir.path());
+    let meta = fs::metadata(root.join("data/1")).unwrap();
+    let host_id = (meta.dev(), meta.ino());
+    let mut plan = MountPlan::new(&root);
+    plan.writable("/data/1");
+    let valid = plan.validate().unwrap();
+    // The same file at the target: accepted.
+    let sys = RecordingSyscall::new().with_file_id("/newroot/data/1", host_id);
+    valid.apply(&sys).unwrap();
+    // A source swapped for a symlink after validation: the target shows something else.
+    let sys = RecordingSyscall::new().with_file_id("/newroot/data/1", (host_id.0, host_id.1 + 1));
+    let err = valid.apply(&sys).unwrap_err();
+    assert!(
+        matches!(err, MountError::Misplaced(ref p) if p == Path::new("/newroot/data/1")),
+        "{err}"
+    );
 }

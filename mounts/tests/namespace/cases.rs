@@ -19,6 +19,7 @@ type Case = fn(&Path) -> Result<(), String>;
 /// Cases that rely on [`MountPlan::apply`] to make `/` private: stage 2 does not do it for
 /// them, so a missing `MS_PRIVATE` would show up as mounts propagated to stage 1.
 pub const SELF_PRIVATE: &[&str] = &[
+    "pivot_without_mount_setattr",
     "pivot_into_tempdir_root",
     "pivot_into_slash_root",
     "nested_userns_locks_readonly",
@@ -41,6 +42,7 @@ pub const CASES: &[(&str, Case)] = &[
         "readonly_fallback_keeps_locked_flags",
         readonly_fallback_keeps_locked_flags,
     ),
+    ("pivot_without_mount_setattr", pivot_without_mount_setattr),
 ];
 
 const SYS: LinuxSyscall = LinuxSyscall;
@@ -483,4 +485,23 @@ fn readonly_fallback_keeps_locked_flags(dir: &Path) -> Result<(), String> {
         flags.contains(MsFlags::MS_NOATIME | MsFlags::MS_NOSUID),
         format!("{flags:?}"),
     )
+}
+
+/// The whole namespace path on the remount fallback (kernels without `mount_setattr`).
+fn pivot_without_mount_setattr(dir: &Path) -> Result<(), String> {
+    let root = make_root(dir)?;
+    fs::create_dir(dir.join("stage")).map_err(err)?;
+    let extra = dir.join("extra");
+    fs::create_dir(&extra).map_err(err)?;
+    let mut plan = MountPlan::new(&root);
+    plan.writable("/data/1")
+        .staging_dir(dir.join("stage"))
+        .mount(MountSpec::tmpfs("/tmp"))
+        .mount(MountSpec::ro_bind(&extra, "/tmp/extra"));
+    plan.apply(&crate::fallback::NoSetattr).map_err(err)?;
+    expect_writable(Path::new("/data/1/f"))?;
+    expect_erofs(Path::new("/data/new"))?;
+    expect_erofs(Path::new("/etc/passwd"))?;
+    expect_erofs(Path::new("/tmp/extra/f"))?;
+    expect_writable(Path::new("/tmp/f"))
 }

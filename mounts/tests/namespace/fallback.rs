@@ -55,4 +55,7 @@ impl Syscall for NoSetattr {
     fn mountinfo(&self) -> nix::Result<Vec<u8>> {
         SYS.mountinfo()
     }
+    fn file_id(&self, path: &Path) -> nix::Result<(u64, u64)> {
+        SYS.file_id(path)
+    }
 }
