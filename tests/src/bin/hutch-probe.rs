@@ -487,6 +487,10 @@ fn main() {
                 std::thread::sleep(std::time::Duration::from_secs(
                     rest[0].parse().expect("secs"),
                 ));
+                // `spawn-sleeper SECS PATH`: leave a mark when the sleep ends.
+                if let Some(path) = rest.get(1) {
+                    let _ = std::fs::write(path, b"done");
+                }
                 // SAFETY: leave the forked child.
                 unsafe { libc::_exit(0) };
             }
