@@ -256,6 +256,24 @@ fn op(name: &str, args: &[String]) -> i64 {
             let size = std::mem::size_of::<libc::sockaddr_un>() as i64;
             sys(libc::SYS_connect, &[fd, &addr as *const _ as i64, size])
         }
+        "openat-dirfd" => {
+            // `openat-dirfd DIR FLAGS NAME`: NAME relative to an fd of DIR.
+            let dir = a0();
+            let flags_dir = (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as i64;
+            let dirfd = sys(libc::SYS_openat, &[FDCWD, p(&dir), flags_dir]);
+            let name = c(&args[2]);
+            sys(
+                libc::SYS_openat,
+                &[dirfd, p(&name), flags(&args[1]) as i64, 0o644],
+            )
+        }
+        "fchownat-empty" => with_fd(&|fd| {
+            let empty = c("");
+            sys(
+                libc::SYS_fchownat,
+                &[fd, p(&empty), num(1), num(2), libc::AT_EMPTY_PATH as i64],
+            )
+        }),
         "ptrace-traceme" => sys(libc::SYS_ptrace, &[libc::PTRACE_TRACEME as i64]),
         "open-by-handle" => sys(libc::SYS_open_by_handle_at, &[FDCWD, 0, 0]),
         other => panic!("unknown op {other}"),
