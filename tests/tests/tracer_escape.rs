@@ -1,7 +1,7 @@
 //! Escapes that beat catbox: i386 `int 0x80`, io_uring, a thread racing the path buffer,
 //! untraced clones, handles, ptrace. As root and as nobody.
 
-use hutch_tests::tracer_harness::{snapshot, trace, users, Fixture};
+use hutch_tests::tracer_harness::{snapshot, trace, users, Fixture, User};
 use std::path::Path;
 
 const PROBE: &str = env!("CARGO_BIN_EXE_hutch-probe");
@@ -122,4 +122,46 @@ fn untraced_clones_handles_and_ptrace_are_refused() {
             ]
         );
     }
+}
+
+#[test]
+fn signals_to_processes_outside_the_sandbox_are_refused() {
+    let mut outsider = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = outsider.id().to_string();
+    for user in users() {
+        let fx = Fixture::new(user);
+        let t = trace(
+            Path::new(DRIVER),
+            user,
+            &fx.root,
+            &[],
+            &[PROBE, "kill0", &pid],
+        );
+        let abi: u32 = t
+            .landlock
+            .split("abi: ")
+            .nth(1)
+            .and_then(|rest| rest.trim_end_matches(" }").parse().ok())
+            .unwrap_or(0);
+        if abi >= 6 {
+            assert_eq!(t.results(), [format!("errno:{}", libc::EPERM)], "{user:?}");
+        } else {
+            eprintln!("Landlock signal scoping needs ABI 6: {}", t.landlock);
+        }
+    }
+    // Without Landlock (collect_only) root may signal it: the probe itself works.
+    let fx = Fixture::new(User::Root);
+    let t = trace(
+        Path::new(DRIVER),
+        User::Root,
+        &fx.root,
+        &["--collect-only"],
+        &[PROBE, "kill0", &pid],
+    );
+    assert_eq!(t.results(), ["ok"]);
+    outsider.kill().unwrap();
+    outsider.wait().unwrap();
 }

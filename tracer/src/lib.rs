@@ -55,6 +55,7 @@
 //! | `open_by_handle_at`, `ptrace`, `process_vm_writev`, `move_mount`, `mount_setattr` | EPERM from the filter |
 //! | `clone(CLONE_UNTRACED)` / `clone3` | EPERM / ENOSYS from the filter, so no child escapes tracing |
 //! | i386 (`int 0x80`), x32, any other arch | the process is killed by the filter |
+//! | `kill` & co. to a process outside the sandbox | EPERM from Landlock's signal scope (ABI 6+, not in `collect_only`) |
 //!
 //! # Gaps (known, honest)
 //!
