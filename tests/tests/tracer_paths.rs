@@ -301,3 +301,31 @@ fn dirfd_and_empty_path_forms_resolve_through_the_fd() {
         assert!(fx.root.join("in/z").exists());
     }
 }
+
+#[test]
+fn bind_mounts_are_judged_by_source_and_o_path_opens_are_not_writes() {
+    for user in users() {
+        let fx = Fixture::new(user);
+        let before = snapshot(&fx.root);
+        let t = run(
+            user,
+            &fx.root,
+            &["-w", &fx.p("in")],
+            &[
+                "seq",
+                "bind-mount",
+                &fx.p("out/d"),
+                &fx.p("in/d"),
+                "--",
+                "openat",
+                "path|wronly|creat|trunc",
+                &fx.p("out/f"),
+            ],
+        );
+        assert_eq!(t.results(), ["errno:13", "ok"], "{user:?}");
+        assert_eq!(t.violations.len(), 1);
+        assert_eq!(t.violations[0].syscall, "mount");
+        assert_eq!(t.violations[0].resolved, fx.p("out/d"));
+        assert_eq!(snapshot(&fx.root), before);
+    }
+}

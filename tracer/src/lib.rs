@@ -49,7 +49,7 @@
 //! | `utime`, `utimes`, `futimesat`, `utimensat` (NULL path: by its fd) | judged |
 //! | `(l)setxattr`, `(l)removexattr`, `fsetxattr`, `fremovexattr` (by fd), `setxattrat`, `removexattrat` | judged |
 //! | `bind` | judged when it creates an `AF_UNIX` path socket |
-//! | `mount` (by its target), `umount2`, `pivot_root`, `chroot` | judged; after an allowed chroot paths resolve through `/proc/<tid>/root` |
+//! | `mount` (by its target; bind and move mounts by their source too), `umount2`, `pivot_root`, `chroot` | judged; after an allowed chroot paths resolve through `/proc/<tid>/root`. With Landlock on, the kernel refuses every mount change of the sandboxed tree anyway |
 //! | `socket` (non-AF_UNIX), `connect` | denied and recorded when the network is off |
 //! | `io_uring_setup/enter/register` | ENOSYS from the filter |
 //! | `open_by_handle_at`, `ptrace`, `process_vm_writev`, `move_mount`, `mount_setattr` | EPERM from the filter |

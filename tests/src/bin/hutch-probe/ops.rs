@@ -35,6 +35,7 @@ pub(crate) fn flags(spec: &str) -> i32 {
             "tmpfile" => libc::O_TMPFILE,
             "append" => libc::O_APPEND,
             "directory" => libc::O_DIRECTORY,
+            "path" => libc::O_PATH,
             other => panic!("unknown flag {other}"),
         };
     }
@@ -270,6 +271,11 @@ pub(crate) fn op(name: &str, args: &[String]) -> i64 {
                 &[fd, p(&empty), num(1), num(2), libc::AT_EMPTY_PATH as i64],
             )
         }),
+        "bind-mount" => {
+            let none = c("none");
+            let flags = libc::MS_BIND as i64;
+            sys(libc::SYS_mount, &[p(&a0()), p(&a1()), p(&none), flags, 0])
+        }
         "kill0" => sys(libc::SYS_kill, &[num(0), 0]),
         "ptrace-traceme" => sys(libc::SYS_ptrace, &[libc::PTRACE_TRACEME as i64]),
         "open-by-handle" => sys(libc::SYS_open_by_handle_at, &[FDCWD, 0, 0]),
