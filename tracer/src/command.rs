@@ -68,7 +68,7 @@ impl<'a> Tracer<'a> {
         }
     }
 
-    /// The program (searched in `PATH` when it has no `/`) and its arguments (without argv[0],
+    /// The program (searched in `PATH` when it has no `/`) and its arguments (without `argv[0]`,
     /// which is the program as given).
     pub fn command<I, S>(&mut self, program: impl AsRef<OsStr>, args: I) -> &mut Self
     where
