@@ -35,6 +35,30 @@ fn int80_open_is_killed_and_writes_nothing() {
 }
 
 #[test]
+fn x32_calls_are_killed_and_negative_numbers_answer_enosys() {
+    for user in users() {
+        let fx = Fixture::new(user);
+        let t = trace(
+            Path::new(DRIVER),
+            user,
+            &fx.root,
+            &["-w", &fx.p("in")],
+            &[PROBE, "x32-open", &fx.p("in/x")],
+        );
+        assert_eq!(t.status, format!("signaled {}", libc::SIGSYS), "{user:?}");
+        assert!(!fx.root.join("in/x").exists());
+        let t = trace(
+            Path::new(DRIVER),
+            user,
+            &fx.root,
+            &[],
+            &[PROBE, "negative-nr"],
+        );
+        assert_eq!(t.results(), [format!("errno:{}", libc::ENOSYS)]);
+    }
+}
+
+#[test]
 fn io_uring_open_is_refused() {
     for user in users() {
         let fx = Fixture::new(user);

@@ -276,6 +276,14 @@ pub(crate) fn op(name: &str, args: &[String]) -> i64 {
             let flags = libc::MS_BIND as i64;
             sys(libc::SYS_mount, &[p(&a0()), p(&a1()), p(&none), flags, 0])
         }
+        "x32-open" => {
+            let flags = (libc::O_WRONLY | libc::O_CREAT) as i64;
+            sys(
+                0x4000_0000 | libc::SYS_openat,
+                &[FDCWD, p(&a0()), flags, 0o644],
+            )
+        }
+        "negative-nr" => sys(-1, &[]),
         "kill0" => sys(libc::SYS_kill, &[num(0), 0]),
         "ptrace-traceme" => sys(libc::SYS_ptrace, &[libc::PTRACE_TRACEME as i64]),
         "open-by-handle" => sys(libc::SYS_open_by_handle_at, &[FDCWD, 0, 0]),
