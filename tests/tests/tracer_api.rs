@@ -269,3 +269,33 @@ fn chroot_runs_inside_and_judges_paths_in_its_root() {
         "host view"
     );
 }
+
+#[test]
+fn a_real_compile_and_make_run_without_false_positives() {
+    let (_dir, root) = tree();
+    if std::process::Command::new("gcc")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipping: no gcc");
+        return;
+    }
+    let script = "printf 'int main(void){return 0;}\\n' > c.c && gcc -o c c.c && ./c \
+        && printf 'all:\\n\\techo made > made.txt\\n' > Makefile && make -s >/dev/null \
+        && mkdir -p a/b && ln -s made.txt lnk && mv lnk a/b/ && chmod +x c && rm -rf a c.c \
+        && echo done > /dev/stderr";
+    let policy = Policy::new(PathSet::from_entries([root.join("in"), "/tmp".into()]).unwrap());
+    let outcome = Tracer::new(policy)
+        .command("/bin/sh", ["-c", script])
+        .current_dir(root.join("in"))
+        .stderr(hutch_tracer::Stdio::Null)
+        .run()
+        .unwrap();
+    assert_eq!(outcome.status, ExitStatus::Exited(0), "{outcome:?}");
+    assert!(outcome.violations.is_empty(), "{:?}", outcome.violations);
+    assert_eq!(
+        fs::read_to_string(root.join("in/made.txt")).unwrap(),
+        "made\n"
+    );
+}

@@ -1,7 +1,7 @@
 //! Escapes that beat catbox: i386 `int 0x80`, io_uring, a thread racing the path buffer,
 //! untraced clones, handles, ptrace. As root and as nobody.
 
-use hutch_tests::tracer_harness::{snapshot, trace, users, Fixture};
+use hutch_tests::tracer_harness::{snapshot, trace, users, Fixture, User};
 use std::path::Path;
 
 const PROBE: &str = env!("CARGO_BIN_EXE_hutch-probe");
@@ -31,6 +31,30 @@ fn int80_open_is_killed_and_writes_nothing() {
         );
         assert_eq!(t.status, format!("signaled {}", libc::SIGSYS));
         assert!(!fx.root.join("in/i").exists());
+    }
+}
+
+#[test]
+fn x32_calls_are_killed_and_negative_numbers_answer_enosys() {
+    for user in users() {
+        let fx = Fixture::new(user);
+        let t = trace(
+            Path::new(DRIVER),
+            user,
+            &fx.root,
+            &["-w", &fx.p("in")],
+            &[PROBE, "x32-open", &fx.p("in/x")],
+        );
+        assert_eq!(t.status, format!("signaled {}", libc::SIGSYS), "{user:?}");
+        assert!(!fx.root.join("in/x").exists());
+        let t = trace(
+            Path::new(DRIVER),
+            user,
+            &fx.root,
+            &[],
+            &[PROBE, "negative-nr"],
+        );
+        assert_eq!(t.results(), [format!("errno:{}", libc::ENOSYS)]);
     }
 }
 
@@ -122,4 +146,46 @@ fn untraced_clones_handles_and_ptrace_are_refused() {
             ]
         );
     }
+}
+
+#[test]
+fn signals_to_processes_outside_the_sandbox_are_refused() {
+    let mut outsider = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = outsider.id().to_string();
+    for user in users() {
+        let fx = Fixture::new(user);
+        let t = trace(
+            Path::new(DRIVER),
+            user,
+            &fx.root,
+            &[],
+            &[PROBE, "kill0", &pid],
+        );
+        let abi: u32 = t
+            .landlock
+            .split("abi: ")
+            .nth(1)
+            .and_then(|rest| rest.trim_end_matches(" }").parse().ok())
+            .unwrap_or(0);
+        if abi >= 6 {
+            assert_eq!(t.results(), [format!("errno:{}", libc::EPERM)], "{user:?}");
+        } else {
+            eprintln!("Landlock signal scoping needs ABI 6: {}", t.landlock);
+        }
+    }
+    // Without Landlock (collect_only) root may signal it: the probe itself works.
+    let fx = Fixture::new(User::Root);
+    let t = trace(
+        Path::new(DRIVER),
+        User::Root,
+        &fx.root,
+        &["--collect-only"],
+        &[PROBE, "kill0", &pid],
+    );
+    assert_eq!(t.results(), ["ok"]);
+    outsider.kill().unwrap();
+    outsider.wait().unwrap();
 }

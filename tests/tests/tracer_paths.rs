@@ -255,3 +255,77 @@ fn exit_codes_and_signals_pass_through() {
         }
     }
 }
+
+#[test]
+fn dirfd_and_empty_path_forms_resolve_through_the_fd() {
+    for user in users() {
+        let fx = Fixture::new(user);
+        let before = snapshot(&fx.root.join("out"));
+        let uid = if user == User::Nobody { "65534" } else { "0" };
+        let t = run(
+            user,
+            &fx.root,
+            &["-w", &fx.p("in")],
+            &[
+                "seq",
+                "openat-dirfd",
+                &fx.p("out"),
+                "wronly|creat",
+                "x",
+                "--",
+                "openat-dirfd",
+                &fx.p("in"),
+                "wronly|creat",
+                "../out/y",
+                "--",
+                "openat-dirfd",
+                &fx.p("out"),
+                "wronly|creat",
+                "../in/z",
+                "--",
+                "fchownat-empty",
+                &fx.p("out/f"),
+                uid,
+                uid,
+            ],
+        );
+        assert_eq!(
+            t.results(),
+            ["errno:13", "errno:13", "ok", "errno:13"],
+            "{user:?}"
+        );
+        let resolved: Vec<String> = t.violations.iter().map(|v| v.resolved.clone()).collect();
+        assert_eq!(resolved, [fx.p("out/x"), fx.p("out/y"), fx.p("out/f")]);
+        assert_eq!(t.violations[2].syscall, "fchownat");
+        assert_eq!(snapshot(&fx.root.join("out")), before);
+        assert!(fx.root.join("in/z").exists());
+    }
+}
+
+#[test]
+fn bind_mounts_are_judged_by_source_and_o_path_opens_are_not_writes() {
+    for user in users() {
+        let fx = Fixture::new(user);
+        let before = snapshot(&fx.root);
+        let t = run(
+            user,
+            &fx.root,
+            &["-w", &fx.p("in")],
+            &[
+                "seq",
+                "bind-mount",
+                &fx.p("out/d"),
+                &fx.p("in/d"),
+                "--",
+                "openat",
+                "path|wronly|creat|trunc",
+                &fx.p("out/f"),
+            ],
+        );
+        assert_eq!(t.results(), ["errno:13", "ok"], "{user:?}");
+        assert_eq!(t.violations.len(), 1);
+        assert_eq!(t.violations[0].syscall, "mount");
+        assert_eq!(t.violations[0].resolved, fx.p("out/d"));
+        assert_eq!(snapshot(&fx.root), before);
+    }
+}

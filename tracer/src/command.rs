@@ -68,7 +68,7 @@ impl<'a> Tracer<'a> {
         }
     }
 
-    /// The program (searched in `PATH` when it has no `/`) and its arguments (without argv[0],
+    /// The program (searched in `PATH` when it has no `/`) and its arguments (without `argv[0]`,
     /// which is the program as given).
     pub fn command<I, S>(&mut self, program: impl AsRef<OsStr>, args: I) -> &mut Self
     where
@@ -225,7 +225,7 @@ impl<'a> Tracer<'a> {
         let prog = filter::build(self.policy.network);
 
         let (release_r, release_w) = sys::pipe().map_err(TraceError::sys("pipe"))?;
-        let (report_r, report_w) = sys::pipe().map_err(TraceError::sys("pipe"))?;
+        let (report_r, report_w) = sys::report_pipe().map_err(TraceError::sys("pipe"))?;
         let raw = |fd: &Option<OwnedFd>| fd.as_ref().map(AsRawFd::as_raw_fd);
         let plan = sys::ChildPlan {
             program: &exe_c,

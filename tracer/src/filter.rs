@@ -2,7 +2,8 @@
 //!
 //! Shape (x86_64 only):
 //! 1. `arch != AUDIT_ARCH_X86_64` (i386 `int 0x80`, anything else) → `KILL_PROCESS`;
-//! 2. `nr >= 0x40000000` (the x32 ABI) → `KILL_PROCESS`;
+//! 2. `0x40000000 <= nr < 0x80000000` (the x32 ABI) → `KILL_PROCESS`; negative numbers →
+//!    `ERRNO(ENOSYS)`, as without a filter;
 //! 3. `open`/`openat` → `TRACE` only when the flags hold `O_WRONLY`, `O_RDWR`, `O_CREAT`,
 //!    `O_TRUNC` or `__O_TMPFILE`, otherwise `ALLOW` (read-only opens never stop);
 //! 4. `clone` with `CLONE_UNTRACED` → `ERRNO(EPERM)`; `clone3` → `ERRNO(ENOSYS)` (its flags sit
@@ -88,7 +89,10 @@ pub(crate) fn build(network: bool) -> Vec<libc::sock_filter> {
         jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
         stmt(BPF_RET_K, RET_KILL),
         stmt(BPF_LD_W_ABS, OFF_NR),
-        jump(BPF_JGE_K, X32_BIT, 0, 1),
+        jump(BPF_JGE_K, X32_BIT, 0, 3),
+        // Negative numbers (`syscall(-1)`) are not x32: the kernel's own answer is ENOSYS.
+        jump(BPF_JGE_K, 0x8000_0000, 0, 1),
+        stmt(BPF_RET_K, ret_errno(libc::ENOSYS)),
         stmt(BPF_RET_K, RET_KILL),
     ];
     arg_test(
@@ -282,6 +286,8 @@ mod tests {
         // Foreign architectures and x32 are killed, never allowed.
         assert_eq!(run(&prog, 0x4000_0003, 5, [0; 6]), RET_KILL);
         assert_eq!(run(&prog, a, 0x4000_0000 | 2, [0; 6]), RET_KILL);
+        assert_eq!(run(&prog, a, 0x7fff_ffff, [0; 6]), RET_KILL);
+        assert_eq!(run(&prog, a, u32::MAX, [0; 6]), ret_errno(libc::ENOSYS));
         let open = build(true);
         assert_eq!(
             run(

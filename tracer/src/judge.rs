@@ -14,7 +14,7 @@ use crate::resolve::{self, Base, Resolved};
 use crate::run::Session;
 use crate::stop::SeccompStop;
 use crate::sys;
-use crate::syscalls::{self, Class, Spec, Target, AT_EMPTY_PATH};
+use crate::syscalls::{self, Class, Follow, Spec, Target, AT_EMPTY_PATH};
 
 /// What to do with a stopped call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,7 +175,9 @@ impl Session<'_> {
         }
         let mut follow = None;
         if let Some(flags) = open_flags {
-            if flags & u64::from(OPEN_WRITE_FLAGS) == 0 {
+            // With O_PATH the kernel drops every flag but O_DIRECTORY/O_NOFOLLOW/O_CLOEXEC
+            // (open, openat) or refuses the call (openat2): nothing can be written.
+            if flags & u64::from(OPEN_WRITE_FLAGS) == 0 || flags & libc::O_PATH as u64 != 0 {
                 return Verdict::Allow;
             }
             let creat_excl = (libc::O_CREAT | libc::O_EXCL) as u64;
@@ -184,7 +186,18 @@ impl Session<'_> {
             }
         }
         let mut judged = Vec::with_capacity(2);
-        for target in spec.targets.iter().flatten() {
+        let mut targets = spec.targets;
+        // A bind or move mount makes its source reachable at the target: judge both.
+        if spec.class == Class::Mount && args[3] & (libc::MS_BIND | libc::MS_MOVE) != 0 {
+            targets[1] = Some(Target::Path {
+                dirfd: None,
+                path: 0,
+                follow: Follow::Yes,
+                empty_flag: None,
+                null_is_fd: false,
+            });
+        }
+        for target in targets.iter().flatten() {
             match self.target(pid, target, args, follow, &root) {
                 Ok(j) => judged.push(j),
                 Err(e) => return err(e),

@@ -1,11 +1,12 @@
 //! The Landlock backstop: a ruleset that handles every write right of the kernel's ABI and
-//! grants them beneath the writable paths only. Built in the parent; the child enforces it.
+//! grants them beneath the writable paths only, and (ABI 6) scopes signals to the sandbox.
+//! Built in the parent; the child enforces it.
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    AccessFs, BitFlags, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, ABI,
+    AccessFs, BitFlags, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope, ABI,
 };
 
 use crate::error::TraceError;
@@ -47,6 +48,9 @@ pub(crate) fn ruleset(abi: u32, writable: &[PathBuf]) -> Result<Option<OwnedFd>,
     let err = |e: &dyn std::fmt::Display| TraceError::Landlock(e.to_string());
     let mut created = Ruleset::default()
         .handle_access(write)
+        .map_err(|e| err(&e))?
+        // ABI 6: no signal to a process outside the sandbox (best effort below).
+        .scope(Scope::Signal)
         .map_err(|e| err(&e))?
         .create()
         .map_err(|e| err(&e))?;

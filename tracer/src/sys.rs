@@ -197,6 +197,13 @@ pub fn pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
 }
 
+/// A close-on-exec, non-blocking pipe `(read, write)` for the child's report: the report is
+/// written before the child exits, so the parent reads it without waiting for other holders
+/// of the write end (children that other threads of the caller fork meanwhile).
+pub fn report_pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+}
+
 /// Duplicates `fd` to a close-on-exec descriptor numbered at least 10, so that the child can
 /// `dup2` it onto 0, 1 or 2 without clobbering another source.
 pub fn dup_high(fd: RawFd) -> Result<OwnedFd, Errno> {
@@ -382,8 +389,8 @@ fn child_main(plan: &ChildPlan<'_>) -> ! {
     }
 }
 
-/// Reads the child's `(stage, errno)` report, if it wrote one. Blocks until every writer is
-/// gone (the parent must have closed its own write end).
+/// Reads the child's `(stage, errno)` report, if it wrote one (call it after the child was
+/// reaped; the pipe is non-blocking).
 pub fn read_report(fd: &OwnedFd) -> Option<(u32, i32)> {
     let mut msg = [0u8; 8];
     let mut got = 0;

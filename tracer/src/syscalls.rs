@@ -71,6 +71,8 @@ pub(crate) enum Class {
     Socket,
     /// chroot and pivot_root: once allowed, paths are resolved through `/proc/<tid>/root`.
     Root,
+    /// mount: judged by its target, and by its source too for bind and move mounts.
+    Mount,
 }
 
 /// One judged system call.
@@ -240,7 +242,7 @@ pub(crate) static TABLE: &[(i64, Spec)] = &[
         s("removexattrat", Write, at_empty(0, 1, 2), None),
     ),
     (libc::SYS_bind, s("bind", Bind, None, None)),
-    (libc::SYS_mount, s("mount", Write, p(1, Yes), None)),
+    (libc::SYS_mount, s("mount", Mount, p(1, Yes), None)),
     (libc::SYS_umount2, s("umount2", Write, p(0, Yes), None)),
     (
         libc::SYS_pivot_root,
