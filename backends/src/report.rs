@@ -139,6 +139,11 @@ pub fn plan(config: &Config, choice: Choice) -> Result<Plan, Error> {
                 "{:9} seccomp filter + ptrace of the whole process tree",
                 "trace"
             ));
+            steps.extend(
+                hutch_tracer::filter_summary(!isolated)
+                    .lines()
+                    .map(|l| format!("  {l}")),
+            );
             steps.push(format!("{:9} {writable}", "writable"));
             steps.push(format!(
                 "{:9} {}",

@@ -75,6 +75,15 @@ fn plan_shows_the_tracer_policy() {
     );
     assert!(r.stdout.contains("/tmp/out"), "{}", r.stdout);
     assert!(r.stdout.contains("socket/connect denied"), "{}", r.stdout);
+    // The filter as built, not a description kept by hand.
+    for line in [
+        "open, openat with O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_TMPFILE -> trace",
+        "io_uring_setup, io_uring_enter, io_uring_register -> ENOSYS",
+        "socket (not AF_UNIX), connect -> trace and deny",
+    ] {
+        assert!(r.stdout.contains(line), "{line}: {}", r.stdout);
+    }
+    assert!(r.stdout.contains(" renameat2,"), "{}", r.stdout);
 }
 
 #[test]

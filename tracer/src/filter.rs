@@ -32,6 +32,55 @@ const fn off_arg(i: u32) -> u32 {
     16 + 8 * i
 }
 
+/// Calls the filter refuses with ENOSYS without a stop: io_uring would do I/O the tracer never
+/// sees.
+pub(crate) const REFUSED_ENOSYS: [(i64, &str); 3] = [
+    (libc::SYS_io_uring_setup, "io_uring_setup"),
+    (libc::SYS_io_uring_enter, "io_uring_enter"),
+    (libc::SYS_io_uring_register, "io_uring_register"),
+];
+
+/// Calls the filter refuses with EPERM without a stop.
+pub(crate) const REFUSED_EPERM: [(i64, &str); 5] = [
+    (libc::SYS_open_by_handle_at, "open_by_handle_at"),
+    (libc::SYS_ptrace, "ptrace"),
+    (libc::SYS_process_vm_writev, "process_vm_writev"),
+    (libc::SYS_move_mount, "move_mount"),
+    (libc::SYS_mount_setattr, "mount_setattr"),
+];
+
+/// What the filter does, in words, for `hutch plan`: built from the same tables as [`build`].
+pub fn summary(network: bool) -> String {
+    // open/openat and socket/connect have their own lines: they stop only on some arguments.
+    let stopped: Vec<&str> = TABLE
+        .iter()
+        .filter(|(nr, _)| {
+            !matches!(
+                *nr,
+                libc::SYS_open | libc::SYS_openat | libc::SYS_socket | libc::SYS_connect
+            )
+        })
+        .map(|(_, spec)| spec.name)
+        .collect();
+    let names = |list: &[(i64, &'static str)]| -> String {
+        list.iter().map(|(_, n)| *n).collect::<Vec<_>>().join(", ")
+    };
+    let mut out = String::new();
+    out.push_str("seccomp: arch other than x86_64 (int 0x80, x32) -> kill\n");
+    out.push_str(
+        "seccomp: open, openat with O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_TMPFILE -> trace; read-only opens run untraced\n",
+    );
+    out.push_str(&format!("seccomp: {} -> trace\n", stopped.join(", ")));
+    if !network {
+        out.push_str("seccomp: socket (not AF_UNIX), connect -> trace and deny\n");
+    }
+    out.push_str("seccomp: clone with CLONE_UNTRACED -> EPERM; clone3 -> ENOSYS\n");
+    out.push_str(&format!("seccomp: {} -> ENOSYS\n", names(&REFUSED_ENOSYS)));
+    out.push_str(&format!("seccomp: {} -> EPERM\n", names(&REFUSED_EPERM)));
+    out.push_str("seccomp: everything else -> allow\n");
+    out
+}
+
 const RET_ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
 const RET_TRACE: u32 = libc::SECCOMP_RET_TRACE;
 const RET_KILL: u32 = libc::SECCOMP_RET_KILL_PROCESS;
@@ -123,20 +172,10 @@ pub(crate) fn build(network: bool) -> Vec<libc::sock_filter> {
         RET_ALLOW,
     );
     fixed(&mut prog, libc::SYS_clone3, ret_errno(libc::ENOSYS));
-    for nr in [
-        libc::SYS_io_uring_setup,
-        libc::SYS_io_uring_enter,
-        libc::SYS_io_uring_register,
-    ] {
+    for (nr, _) in REFUSED_ENOSYS {
         fixed(&mut prog, nr, ret_errno(libc::ENOSYS));
     }
-    for nr in [
-        libc::SYS_open_by_handle_at,
-        libc::SYS_ptrace,
-        libc::SYS_process_vm_writev,
-        libc::SYS_move_mount,
-        libc::SYS_mount_setattr,
-    ] {
+    for (nr, _) in REFUSED_EPERM {
         fixed(&mut prog, nr, ret_errno(libc::EPERM));
     }
     if !network {

@@ -110,6 +110,7 @@ mod syscalls;
 
 pub use command::{Stdio, Tracer};
 pub use error::TraceError;
+pub use filter::summary as filter_summary;
 pub use hutch_pathset::PathSet;
 pub use outcome::{
     ExitStatus, LandlockStatus, NetworkViolation, Observer, ObserverError, Policy, TraceOutcome,
