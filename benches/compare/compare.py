@@ -101,7 +101,7 @@ def tracer_tables(a, out):
         workloads = [
             ("Lua build (`make -j2`, %d C files)" % len([f for f in os.listdir(lua) if f.endswith(".c")]),
              lua, ["sh", "-c", "make -s clean && make -s -j2"]),
-            ("configure-like script (40 compile+link probes, sed, tr)", conf,
+            ("configure-like script (24 compile+link probes, sed, tr)", conf,
              ["sh", os.path.join(HERE, "configure-like.sh"), conf]),
             ("`tar x` of 5 000 files into the writable directory", untar,
              ["sh", "-c", "rm -rf %s/* && tar xf %s -C %s" % (untar, tarball, untar)]),

@@ -3,7 +3,7 @@
 set -e
 cd "$1"
 i=0
-while [ $i -lt 40 ]; do
+while [ $i -lt 24 ]; do
   printf '#include <stdio.h>\nint f%d(void){return %d;}\nint main(void){printf("%%d\\n", f%d());return 0;}\n' $i $i $i > conftest.c
   cc -o conftest conftest.c
   ./conftest > conftest.out
