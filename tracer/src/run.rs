@@ -204,8 +204,9 @@ impl<'s> Session<'s> {
     }
 
     fn trace_loop(&mut self) {
+        let mut pacer = Pacer::default();
         while !self.tracees.is_empty() {
-            let waited = match sys::wait_any() {
+            let waited = match sys::wait_any(pacer.next_spin()) {
                 Ok(w) => w,
                 Err(Errno::ECHILD) => break,
                 Err(errno) => {
@@ -295,6 +296,37 @@ impl<'s> Session<'s> {
         self.records.violations.push(violation);
         if let Some(Err(e)) = hook {
             self.fail(TraceError::Observer(e));
+        }
+    }
+}
+
+/// Decides how long the wait loop polls before it blocks.
+///
+/// In a VM, waking an idle vCPU at every stop costs far more than the tracer's own work. When
+/// stops come densely (a `tar x`, a `make install`), polling for a while catches the next stop
+/// without that wake-up; when they are sparse (a compile, a configure script), polling would
+/// only burn CPU. Measured on this project's 2-vCPU VM, `tar x` of 5 000 files into tmpfs
+/// (20 000 stops): 3.8 s blocking, 1.4 s polling 100 µs; a configure-like script: 1.10x bare
+/// blocking, 1.17x polling after every stop. So: poll only after a gap shorter than [`DENSE`].
+#[derive(Debug, Default)]
+struct Pacer {
+    last: Option<std::time::Instant>,
+}
+
+/// Stops closer together than this count as dense.
+const DENSE: std::time::Duration = std::time::Duration::from_micros(200);
+/// How long to poll while stops are dense.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(100);
+
+impl Pacer {
+    fn next_spin(&mut self) -> std::time::Duration {
+        let now = std::time::Instant::now();
+        let dense = self.last.is_some_and(|t| now.duration_since(t) < DENSE);
+        self.last = Some(now);
+        if dense {
+            SPIN
+        } else {
+            std::time::Duration::ZERO
         }
     }
 }
