@@ -251,7 +251,19 @@ impl Sandbox {
             proc,
         };
         let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(SpawnError::Pipe)?;
-        match sys::fork().map_err(SpawnError::Fork)? {
+        // Fork with the forwarded signals and SIGCHLD blocked, so that none of the caller's
+        // handlers can run in the relay before it resets them; the relay keeps them blocked.
+        let mut old = SigSet::empty();
+        let blocked = nix::sys::signal::pthread_sigmask(
+            SigmaskHow::SIG_BLOCK,
+            Some(&wait_set()),
+            Some(&mut old),
+        );
+        let forked = sys::fork();
+        if blocked.is_ok() && !matches!(forked, Ok(ForkResult::Child)) {
+            let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+        }
+        match forked.map_err(SpawnError::Fork)? {
             ForkResult::Child => {
                 drop(read);
                 relay(&sb, &launch, write, setup, command)
@@ -261,6 +273,50 @@ impl Sandbox {
                 status: Some(read),
                 tty_owned,
                 outcome: None,
+            }),
+        }
+    }
+}
+
+impl Sandbox {
+    /// Check that this sandbox can be created here (namespaces, id maps, propagation, hostname,
+    /// loopback, `/proc`) by running an empty command in it: for backend selection, e.g. to
+    /// detect a kernel or a security module that refuses unprivileged user namespaces.
+    /// Returns the failure that a real run would report.
+    pub fn probe(&self) -> Result<(), Failure> {
+        let spawned = self
+            .clone()
+            .foreground(false)
+            .spawn(|| Ok::<(), String>(()), || sys::exit_now(0));
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(SpawnError::Config(why)) => {
+                return Err(Failure {
+                    stage: Stage::Config,
+                    errno: None,
+                    message: why.into(),
+                })
+            }
+            Err(SpawnError::Pipe(e) | SpawnError::Fork(e)) => {
+                return Err(Failure {
+                    stage: Stage::Fork,
+                    errno: Some(e),
+                    message: e.to_string(),
+                })
+            }
+        };
+        match child.wait() {
+            Ok(Outcome::Completed(ExitStatus::Exited(0))) => Ok(()),
+            Ok(Outcome::Failed(f)) => Err(f),
+            Ok(Outcome::Completed(st)) => Err(Failure {
+                stage: Stage::Init,
+                errno: None,
+                message: format!("empty probe command {st}"),
+            }),
+            Err(e) => Err(Failure {
+                stage: Stage::Init,
+                errno: None,
+                message: e.to_string(),
             }),
         }
     }

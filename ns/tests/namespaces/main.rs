@@ -6,6 +6,8 @@
 //! A case that needs something the machine lacks prints `SKIP: reason` and succeeds.
 
 mod cases;
+mod ns_cases;
+mod process_cases;
 
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -21,7 +23,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 fn main() {
     if let Ok(role) = std::env::var(ROLE_ENV) {
-        cases::run_role(&role);
+        process_cases::run_role(&role);
         return;
     }
     if let Ok(name) = std::env::var(CASE_ENV) {
