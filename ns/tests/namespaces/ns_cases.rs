@@ -169,62 +169,58 @@ pub(crate) fn mount_inside_absent_on_host() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().to_owned();
-    let t1 = target.clone();
-    let setup = move || {
-        mount(
-            Some("tmpfs"),
-            &t1,
-            Some("tmpfs"),
-            MsFlags::empty(),
-            None::<&str>,
-        )
-        .map_err(|e| format!("mount tmpfs: {e}"))
-    };
     let t2 = target.clone();
     let command = move || -> io::Error {
-        let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
-        let mounted = info
-            .lines()
-            .any(|l| l.split(' ').nth(4) == Some(t2.to_str().unwrap()));
-        if !mounted || fs::write(t2.join("inside"), "x").is_err() {
-            eprintln!("tmpfs not mounted inside: {info}");
+        if !mounted_here(&t2) || fs::write(t2.join("inside"), "x").is_err() {
+            eprintln!("tmpfs not mounted inside");
             exit(1)
         }
         exit(0)
     };
     let sb = Sandbox::new(Namespaces::MOUNT);
     let sb = if is_root() { sb } else { sb.map_root() };
-    let out = sb.spawn(setup, command).unwrap().wait().unwrap();
+    let out = sb
+        .spawn(tmpfs_on(&target), command)
+        .unwrap()
+        .wait()
+        .unwrap();
     assert_eq!(out, Outcome::Completed(ExitStatus::Exited(0)));
-    let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let leaked = info
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(target.to_str().unwrap()));
-    assert!(!leaked, "the sandbox's mount leaked out:\n{info}");
+    assert!(!mounted_here(&target), "the sandbox's mount leaked out");
     assert!(!target.join("inside").exists());
     // The same with rslave propagation.
-    let t3 = target.clone();
-    let setup = move || {
+    let sb = sb.propagation(hutch_ns::Propagation::Slave);
+    let out = sb
+        .spawn(tmpfs_on(&target), || -> io::Error { exit(0) })
+        .unwrap()
+        .wait()
+        .unwrap();
+    assert_eq!(out, Outcome::Completed(ExitStatus::Exited(0)));
+    assert!(
+        !mounted_here(&target),
+        "the sandbox's mount leaked out (rslave)"
+    );
+}
+
+/// A setup closure that mounts a tmpfs on `target`.
+fn tmpfs_on(target: &Path) -> impl FnOnce() -> Result<(), String> {
+    let target = target.to_owned();
+    move || {
         mount(
             Some("tmpfs"),
-            &t3,
+            &target,
             Some("tmpfs"),
             MsFlags::empty(),
             None::<&str>,
         )
         .map_err(|e| format!("mount tmpfs: {e}"))
-    };
-    let sb = sb.propagation(hutch_ns::Propagation::Slave);
-    let out = sb
-        .spawn(setup, || -> io::Error { exit(0) })
-        .unwrap()
-        .wait()
-        .unwrap();
-    assert_eq!(out, Outcome::Completed(ExitStatus::Exited(0)));
+    }
+}
+
+/// Whether `target` is a mount point in this process's mount namespace.
+fn mounted_here(target: &Path) -> bool {
     let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!info
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(target.to_str().unwrap())));
+    let target = target.to_str().unwrap();
+    info.lines().any(|l| l.split(' ').nth(4) == Some(target))
 }
 
 pub(crate) fn best_effort_skips_unsupported() {

@@ -208,27 +208,16 @@ pub(crate) fn failures_are_reported_by_stage() {
         (Stage::Setup, "boom", 125)
     );
     let missing = || Command::new("/nonexistent/hutch-cmd").exec();
-    let out = run(&sb, missing);
-    let Outcome::Failed(f) = &out else {
-        panic!("{out:?}")
-    };
-    assert_eq!(
-        (f.stage, f.errno, out.code()),
-        (Stage::Exec, Some(Errno::ENOENT), 127)
-    );
+    let f = exec_failure(run(&sb, missing), Errno::ENOENT, 127);
     assert!(
         f.message.starts_with("exec failed: ENOENT"),
         "{}",
         f.message
     );
-    let not_exec = || Command::new("/etc/passwd").exec();
-    let out = run(&sb, not_exec);
-    let Outcome::Failed(f) = &out else {
-        panic!("{out:?}")
-    };
-    assert_eq!(
-        (f.stage, f.errno, out.code()),
-        (Stage::Exec, Some(Errno::EACCES), 126)
+    exec_failure(
+        run(&sb, || Command::new("/etc/passwd").exec()),
+        Errno::EACCES,
+        126,
     );
     let err = Sandbox::new(Namespaces::UTS)
         .mount_proc(true)
@@ -365,4 +354,16 @@ pub(crate) fn probe_reports_what_fails() {
         .unwrap_err();
     assert_eq!(f.stage, Stage::Config);
     assert_eq!(f.code(), 125);
+}
+
+/// Assert `out` is an exec failure with `errno` and shell code `code`.
+fn exec_failure(out: Outcome, errno: Errno, code: i32) -> hutch_ns::Failure {
+    let Outcome::Failed(f) = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (f.stage, f.errno, out.code()),
+        (Stage::Exec, Some(errno), code)
+    );
+    f.clone()
 }
