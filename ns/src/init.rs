@@ -104,41 +104,37 @@ where
     let _ = sys::default_disposition(libc::SIGCHLD);
     let ns = sb.namespaces;
     if let Err(e) = crate::unshare::unshare(ns) {
-        let errno = match e {
-            crate::NsError::Unshare { errno, .. } => Some(errno),
-            _ => None,
-        };
-        fail(&status, failure(Stage::Unshare, errno, e));
+        fail(&status, failure(Stage::Unshare, e.errno(), e));
     }
     if let Some(map) = &sb.user {
         if let Err(e) = map.write(Target::SelfProcess) {
-            fail(&status, failure(Stage::UserMap, None, e));
+            fail(&status, failure(Stage::UserMap, e.errno(), e));
         }
     }
     if ns.contains(Namespaces::MOUNT) {
         if let Err(e) = make_root(sb.propagation) {
-            fail(&status, failure(Stage::Propagation, None, e));
+            fail(&status, failure(Stage::Propagation, Some(e.errno()), e));
         }
     }
     if let Some(name) = &sb.hostname {
         if let Err(e) = set_hostname(name) {
-            fail(&status, failure(Stage::Hostname, None, e));
+            fail(&status, failure(Stage::Hostname, e.errno(), e));
         }
     }
     if let Some(name) = &sb.domainname {
         if let Err(e) = set_domainname(name) {
-            fail(&status, failure(Stage::Hostname, None, e));
+            fail(&status, failure(Stage::Hostname, e.errno(), e));
         }
     }
     if sb.loopback {
         if let Err(e) = loopback_up() {
-            fail(&status, failure(Stage::Loopback, None, e));
+            fail(&status, failure(Stage::Loopback, e.errno(), e));
         }
     }
     let me = sys::pidfd_open(getpid()).ok();
     match sys::fork() {
         Err(errno) => fail(&status, failure(Stage::Fork, Some(errno), "fork init")),
-        Ok(ForkResult::Child) => init(sb, launch, status, me, setup, command),
+        Ok(ForkResult::Child) => init(launch, status, me, setup, command),
         Ok(ForkResult::Parent { child }) => {
             drop(status);
             drop(me);
@@ -174,7 +170,6 @@ fn parent_gone(pidfd: &OwnedFd) -> bool {
 }
 
 fn init<S, E, C>(
-    sb: &Sandbox,
     launch: &Launch,
     status: OwnedFd,
     relay: Option<OwnedFd>,
@@ -186,20 +181,16 @@ where
     E: std::fmt::Display,
     C: FnOnce() -> io::Error,
 {
-    if sb.die_with_parent {
-        let _ = prctl::set_pdeathsig(Signal::SIGKILL);
-        if relay.as_ref().is_some_and(parent_gone) {
-            sys::exit_now(125);
-        }
+    // Always die with the relay, whatever `die_with_parent` says: the relay is the caller's
+    // handle on the tree ([`crate::Child::kill`] relies on this).
+    let _ = prctl::set_pdeathsig(Signal::SIGKILL);
+    if relay.as_ref().is_some_and(parent_gone) {
+        sys::exit_now(125);
     }
     drop(relay);
     if launch.proc {
         if let Err(e) = mount_proc(Path::new("/proc")) {
-            let errno = match e {
-                crate::MountError::Proc { errno, .. } => Some(errno),
-                _ => None,
-            };
-            fail(&status, failure(Stage::Proc, errno, e));
+            fail(&status, failure(Stage::Proc, Some(e.errno()), e));
         }
     }
     match catch_unwind(AssertUnwindSafe(setup)) {

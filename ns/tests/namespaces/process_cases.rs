@@ -163,6 +163,8 @@ pub(crate) fn kill_ends_the_tree() {
     let (mut r, w) = pipe();
     let script = format!("{}; echo ready; wait", background_sleep(&m));
     let mut child = base(Namespaces::empty())
+        // Not about the caller: the init dies with the relay regardless.
+        .die_with_parent(false)
         .spawn(no_setup, sh_to(script, w))
         .unwrap();
     let line = read_line(&mut r);
