@@ -283,6 +283,11 @@ pub(crate) fn caps_drop_except() {
     }
     let keep = CapSet::of(&[Capability::NetBindService]);
     let out = run(&base(Namespaces::empty()), move || -> io::Error {
+        let before = caps::current().unwrap();
+        if !before.effective.contains(Capability::SysAdmin) {
+            eprintln!("the sandbox's root lacks CAP_SYS_ADMIN: {before:?}");
+            exit(4)
+        }
         let kept = match caps::drop_except(keep) {
             Ok(k) => k,
             Err(e) => {
@@ -290,6 +295,16 @@ pub(crate) fn caps_drop_except() {
                 exit(2)
             }
         };
+        let after = caps::current().unwrap();
+        let want = caps::CapState {
+            effective: keep,
+            permitted: keep,
+            inheritable: keep,
+        };
+        if after != want {
+            eprintln!("after: {after:?}");
+            exit(5)
+        }
         let fields: Vec<String> = [
             "CapEff",
             "CapPrm",
