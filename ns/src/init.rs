@@ -9,12 +9,13 @@
 //! * the **command** (pid 2): takes the terminal if the caller owned it, unblocks signals and
 //!   runs the command closure (which execs; if it returns, its error is reported).
 
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::prctl;
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
@@ -201,10 +202,25 @@ where
             failure(Stage::Setup, None, "setup closure panicked"),
         ),
     }
+    // The command never holds the status pipe: its exec error goes to the init over a pipe of
+    // its own, and the init is made non-dumpable so that the command cannot open the init's
+    // descriptors through /proc/1/fd (without CAP_SYS_PTRACE) and forge a status.
+    let (exec_read, exec_write) = match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
+        Ok(p) => p,
+        Err(errno) => fail(&status, failure(Stage::Fork, Some(errno), "exec pipe")),
+    };
+    let _ = prctl::set_dumpable(false);
     match sys::fork() {
         Err(errno) => fail(&status, failure(Stage::Fork, Some(errno), "fork command")),
-        Ok(ForkResult::Child) => run_command(launch, status, command),
-        Ok(ForkResult::Parent { child }) => reap_loop(&status, child),
+        Ok(ForkResult::Child) => {
+            drop(status);
+            drop(exec_read);
+            run_command(launch, exec_write, command)
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(exec_write);
+            reap_loop(&status, exec_read, child)
+        }
     }
 }
 
@@ -238,7 +254,7 @@ fn take_terminal() {
     let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&ttou), None);
 }
 
-fn reap_loop(status: &OwnedFd, command: Pid) -> ! {
+fn reap_loop(status: &OwnedFd, exec_errors: OwnedFd, command: Pid) -> ! {
     let set = wait_set();
     let mut ended = None;
     loop {
@@ -265,6 +281,16 @@ fn reap_loop(status: &OwnedFd, command: Pid) -> ! {
                 let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
             }
             while let Ok(_) | Err(Errno::EINTR) = waitpid(None, Some(WaitPidFlag::__WALL)) {}
+            // Every process that could hold the exec pipe is gone: this read ends at once.
+            let mut buf = Vec::new();
+            let _ = std::fs::File::from(exec_errors).read_to_end(&mut buf);
+            let exec_failure = Record::decode_all(&buf).into_iter().find_map(|r| match r {
+                Record::Failed(f) if f.stage == Stage::Exec => Some(f),
+                _ => None,
+            });
+            if let Some(f) = exec_failure {
+                Record::Failed(f).send(status);
+            }
             Record::Status(st).send(status);
             sys::exit_now(st.code());
         }

@@ -68,6 +68,10 @@ pub const CASES: &[Case] = &[
         terminal_handed_over_and_back,
     ),
     ("probe_reports_what_fails", probe_reports_what_fails),
+    (
+        "command_cannot_forge_its_status",
+        command_cannot_forge_its_status,
+    ),
 ];
 
 pub(crate) fn is_root() -> bool {
