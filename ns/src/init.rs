@@ -7,7 +7,9 @@
 //!   orphan, forwards signals to the command, and when the command ends kills the rest of the
 //!   namespace and reports the command's status on the status pipe;
 //! * the **command** (pid 2): takes the terminal if the caller owned it, unblocks signals and
-//!   runs the command closure (which execs; if it returns, its error is reported).
+//!   runs the command closure (which execs; if it returns, its error goes to the init over a
+//!   separate pipe, and the init reports it). Only the relay and the init ever write the status
+//!   pipe, and the init is non-dumpable, so the command cannot forge its status.
 
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};

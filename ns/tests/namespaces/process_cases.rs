@@ -373,6 +373,8 @@ fn exec_failure(out: Outcome, errno: Errno, code: i32) -> hutch_ns::Failure {
 pub(crate) fn command_cannot_forge_its_status() {
     // A command without capabilities tries to write a fake record into every descriptor of the
     // init (which holds the status pipe); the outcome must still be the command's real status.
+    // The kernel refuses the opens (the init is non-dumpable and holds capabilities the command
+    // lacks), and the command itself never held the status pipe.
     let script = "for f in /proc/1/fd/*; do printf '\\005\\000E\\000\\000\\000\\000' > \"$f\"; done 2>/dev/null; exit 3";
     let out = run(&base(Namespaces::empty()), move || {
         if let Err(e) = caps::drop_except(CapSet::EMPTY) {
