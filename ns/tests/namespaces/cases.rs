@@ -11,7 +11,7 @@ pub(crate) use std::process::{exit, Command, Stdio};
 pub(crate) use hutch_ns::caps::{self, CapSet, Capability};
 pub(crate) use hutch_ns::{
     enter_user_ns, exit_like, setns, unshare, ExitStatus, Namespaces, NsError, Outcome, Sandbox,
-    SpawnError, Stage, UnsharePlan, UserMapping, FORWARDED,
+    SpawnError, Stage, Target, UnsharePlan, UserMapping, FORWARDED,
 };
 pub(crate) use nix::errno::Errno;
 pub(crate) use nix::fcntl::OFlag;
@@ -30,6 +30,10 @@ type Case = (&'static str, fn());
 pub const CASES: &[Case] = &[
     ("unshare_and_setns_basics", unshare_and_setns_basics),
     ("user_map_files", user_map_files),
+    (
+        "user_map_written_for_another_process",
+        user_map_written_for_another_process,
+    ),
     (
         "userns_sandbox_from_multithreaded_caller",
         userns_sandbox_from_multithreaded_caller,

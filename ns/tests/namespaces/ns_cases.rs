@@ -95,6 +95,45 @@ pub(crate) fn user_map_files() {
     assert_eq!(nix::unistd::getgid().as_raw(), 4321);
 }
 
+pub(crate) fn user_map_written_for_another_process() {
+    // The parent-writes-the-map mode (Target::Pid): a child unshares its user namespace and
+    // waits; we write its maps, then it prints what it sees.
+    let (uid, gid) = (geteuid().as_raw() as u64, getegid().as_raw() as u64);
+    let own = fs::read_link("/proc/self/ns/user").unwrap();
+    let mut child = Command::new("unshare")
+        .args([
+            "--user",
+            "sh",
+            "-c",
+            "read go; cat /proc/self/uid_map /proc/self/gid_map; id -u",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = Pid::from_raw(child.id() as i32);
+    let ns = format!("/proc/{pid}/ns/user");
+    // unshare(1) execs sh in the same process once its namespace exists.
+    while fs::read_link(&ns).map(|l| l == own).unwrap_or(true) {
+        if let Ok(Some(st)) = child.try_wait() {
+            skip(&format!("unshare --user failed here: {st}"));
+        }
+        std::thread::yield_now();
+    }
+    UserMapping::current_to(0, 0)
+        .write(Target::Pid(pid))
+        .unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<u64> = text
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(fields, [0, uid, 1, 0, gid, 1, 0], "{text}");
+}
+
 pub(crate) fn loopback_up_and_alone() {
     let check = |want_up: bool| {
         move || -> io::Error {

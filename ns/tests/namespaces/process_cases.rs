@@ -179,6 +179,11 @@ pub(crate) fn kill_ends_the_tree() {
         child.wait().unwrap(),
         Outcome::Completed(ExitStatus::Signaled(9))
     );
+    assert_eq!(
+        child.signal(Signal::SIGTERM),
+        Err(Errno::ESRCH),
+        "no signal after the end"
+    );
     reap_all();
     assert_eq!(processes_with_arg(&m), Vec::<i32>::new());
 
