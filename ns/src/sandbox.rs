@@ -178,7 +178,8 @@ impl Sandbox {
     }
 
     /// Mount a fresh `/proc` in the init before `setup` (default: yes with a mount namespace;
-    /// asking for it without one is a configuration error).
+    /// asking for it without one is a configuration error). A setup that mounts its own procfs
+    /// in a new root can turn this off.
     pub fn mount_proc(mut self, mount: bool) -> Self {
         self.proc = Some(mount);
         self
