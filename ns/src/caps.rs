@@ -155,28 +155,17 @@ fn last_cap() -> u32 {
         .unwrap_or(63)
 }
 
-/// The capability sets of a thread.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CapState {
-    /// Effective set.
-    pub effective: CapSet,
-    /// Permitted set.
-    pub permitted: CapSet,
-    /// Inheritable set.
-    pub inheritable: CapSet,
-}
-
-/// The effective, permitted and inheritable sets of the calling thread.
-pub fn current() -> Result<CapState, CapsError> {
+/// The `(effective, permitted, inheritable)` sets of the calling thread.
+pub fn current() -> Result<(CapSet, CapSet, CapSet), CapsError> {
     let raw = sys::capget().map_err(|errno| CapsError::Syscall {
         op: "capget",
         errno,
     })?;
-    Ok(CapState {
-        effective: CapSet(raw.effective),
-        permitted: CapSet(raw.permitted),
-        inheritable: CapSet(raw.inheritable),
-    })
+    Ok((
+        CapSet(raw.effective),
+        CapSet(raw.permitted),
+        CapSet(raw.inheritable),
+    ))
 }
 
 /// Drop every capability not in `keep`: from the bounding set (`PR_CAPBSET_DROP`), the ambient

@@ -326,7 +326,7 @@ pub(crate) fn caps_drop_except() {
     let keep = CapSet::of(&[Capability::NetBindService]);
     let out = run(&base(Namespaces::empty()), move || -> io::Error {
         let before = caps::current().unwrap();
-        if !before.effective.contains(Capability::SysAdmin) {
+        if !before.0.contains(Capability::SysAdmin) {
             eprintln!("the sandbox's root lacks CAP_SYS_ADMIN: {before:?}");
             exit(4)
         }
@@ -338,11 +338,7 @@ pub(crate) fn caps_drop_except() {
             }
         };
         let after = caps::current().unwrap();
-        let want = caps::CapState {
-            effective: keep,
-            permitted: keep,
-            inheritable: keep,
-        };
+        let want = (keep, keep, keep);
         if after != want {
             eprintln!("after: {after:?}");
             exit(5)
