@@ -217,6 +217,9 @@ where
         Ok(ForkResult::Child) => {
             drop(status);
             drop(exec_read);
+            // Only the init is protected; the command (which may trace its own children
+            // without exec'ing, e.g. a ptrace backend) is dumpable as usual.
+            let _ = prctl::set_dumpable(true);
             run_command(launch, exec_write, command)
         }
         Ok(ForkResult::Parent { child }) => {

@@ -43,6 +43,11 @@ pub(crate) fn pid_namespace_view() {
                 eprintln!("pid {me}, /proc pids {pids:?}, /proc/self -> {link:?}");
                 exit(1)
             }
+            // The init is non-dumpable, the command is not (it may trace its own children).
+            if nix::sys::prctl::get_dumpable() != Ok(true) {
+                eprintln!("the command is not dumpable");
+                exit(2)
+            }
             exit(0)
         })
         .unwrap()
