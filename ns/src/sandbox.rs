@@ -471,3 +471,48 @@ fn reclaim_terminal() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contradictory_configurations_are_refused() {
+        let pid_only = Sandbox::new(Namespaces::empty());
+        assert_eq!(pid_only.namespaces(), Namespaces::PID);
+        assert!(
+            !pid_only.check().unwrap(),
+            "no /proc without a mount namespace"
+        );
+        let refused = [
+            pid_only.clone().hostname("h"),
+            pid_only.clone().domainname("d"),
+            pid_only.clone().loopback(true),
+            pid_only.clone().mount_proc(true),
+            Sandbox::new(Namespaces::UTS).hostname(&"x".repeat(65)),
+            Sandbox::new(Namespaces::UTS).hostname("a\0b"),
+        ];
+        for sb in refused {
+            assert!(matches!(sb.check(), Err(SpawnError::Config(_))), "{sb:?}");
+        }
+        let full = Sandbox::new(Namespaces::MOUNT | Namespaces::UTS | Namespaces::NET)
+            .hostname("h")
+            .loopback(true);
+        assert!(full.check().unwrap());
+        assert!(!full.clone().mount_proc(false).check().unwrap());
+        let mapped = Sandbox::new(Namespaces::MOUNT).map_to(5, 6);
+        assert!(mapped.namespaces().contains(Namespaces::USER));
+        assert_eq!(mapped.user.unwrap().uid[0].inside, 5);
+    }
+
+    #[test]
+    fn outcome_codes() {
+        assert_eq!(Outcome::Completed(ExitStatus::Signaled(15)).code(), 143);
+        let f = Failure {
+            stage: Stage::Exec,
+            errno: Some(Errno::ENOENT),
+            message: String::new(),
+        };
+        assert_eq!(Outcome::Failed(f).code(), 127);
+    }
+}
