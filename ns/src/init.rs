@@ -21,6 +21,7 @@ use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::prctl;
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{getpgrp, getpid, getppid, setpgid, tcsetpgrp, ForkResult, Pid};
 
@@ -91,8 +92,17 @@ where
     E: std::fmt::Display,
     C: FnOnce() -> io::Error,
 {
+    // Die with the caller *process*: PR_SET_PDEATHSIG would fire when the spawning *thread*
+    // exits, so the relay watches a pidfd of the caller instead (PDEATHSIG only as a fallback on
+    // kernels without pidfd_open).
+    let mut caller = None;
     if sb.die_with_parent {
-        let _ = prctl::set_pdeathsig(Signal::SIGKILL);
+        match sys::pidfd_open(launch.parent) {
+            Ok(fd) => caller = Some(fd),
+            Err(_) => {
+                let _ = prctl::set_pdeathsig(Signal::SIGKILL);
+            }
+        }
         if getppid() != launch.parent {
             sys::exit_now(125);
         }
@@ -141,27 +151,52 @@ where
         Ok(ForkResult::Parent { child }) => {
             drop(status);
             drop(me);
-            relay_loop(&set, child)
+            relay_loop(&set, child, caller)
         }
     }
 }
 
-fn relay_loop(set: &SigSet, init: Pid) -> ! {
+fn relay_loop(set: &SigSet, init: Pid, caller: Option<OwnedFd>) -> ! {
+    let Ok(signals) = SignalFd::with_flags(set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+    else {
+        let _ = kill(init, Signal::SIGKILL);
+        sys::exit_now(125)
+    };
     loop {
-        match set.wait() {
-            Ok(Signal::SIGCHLD) => match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
-                Ok(ws) => {
-                    if let Some(st) = ExitStatus::from_wait_status(&ws) {
-                        exit_like(st)
+        let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        if let Some(fd) = &caller {
+            fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+        }
+        if poll(&mut fds, PollTimeout::NONE).is_err() {
+            continue;
+        }
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        if ready(1) {
+            // The caller process is gone: end the tree (the init dies with us, and so does
+            // its namespace).
+            let _ = kill(init, Signal::SIGKILL);
+            sys::exit_now(137);
+        }
+        while let Ok(Some(info)) = signals.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGCHLD) => match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
+                    Ok(ws) => {
+                        if let Some(st) = ExitStatus::from_wait_status(&ws) {
+                            exit_like(st)
+                        }
                     }
+                    Err(Errno::ECHILD) => sys::exit_now(125),
+                    Err(_) => {}
+                },
+                Ok(sig) => {
+                    let _ = kill(init, sig);
                 }
-                Err(Errno::ECHILD) => sys::exit_now(125),
                 Err(_) => {}
-            },
-            Ok(sig) => {
-                let _ = kill(init, sig);
             }
-            Err(_) => {}
         }
     }
 }

@@ -50,11 +50,13 @@
 //!   [`Stage`] and errno (exec `ENOENT` → 127, other exec errors → 126, the rest → 125). Only the
 //!   relay and the init write the status pipe; the init is non-dumpable.
 //! * When the command ends, everything else in its pid namespace is killed before `wait`
-//!   returns; killing the relay (or, with `die_with_parent`, the spawning thread's death) ends
+//!   returns; killing the relay (or, with `die_with_parent`, the caller process's death) ends
 //!   the whole tree.
 //! * Not forwarded: job-control signals (SIGTSTP/SIGCONT/SIGWINCH); a command stopped by the
 //!   terminal is not reported as stopped.
-//! * `PR_SET_PDEATHSIG` fires when the *thread* that called `spawn` exits, not the process.
+//! * The relay watches the caller process through a pidfd; only on kernels without
+//!   `pidfd_open` (< 5.3) does it fall back to `PR_SET_PDEATHSIG`, which fires when the *thread*
+//!   that called `spawn` exits.
 //! * The caller must not have `SIGCHLD` set to `SIG_IGN` (the kernel would reap the relay itself).
 //! * All requested namespaces are required; for best-effort kinds use [`UnsharePlan`], and
 //!   [`Sandbox::probe`] to find out what this machine allows.

@@ -4,7 +4,7 @@ use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{getegid, geteuid, getpgrp, getpid, tcgetpgrp, tcsetpgrp, ForkResult, Pid};
@@ -81,7 +81,8 @@ impl Outcome {
 /// The closures run in forked children of a possibly multi-threaded caller: they must not take
 /// locks another thread of the caller may hold (glibc's malloc is safe after fork; `println!`
 /// of a stdout locked by another thread is not). With `die_with_parent` (the default) the tree
-/// also dies when the *thread* that called `spawn` exits (a property of `PR_SET_PDEATHSIG`).
+/// also dies when the caller process exits, however it exits (the relay watches a pidfd of it),
+/// but not when only the spawning thread exits.
 ///
 /// ```no_run
 /// use std::os::unix::process::CommandExt;
@@ -185,7 +186,7 @@ impl Sandbox {
         self
     }
 
-    /// Kill the tree when the spawning thread dies (default true).
+    /// Kill the tree when the caller process dies (default true).
     pub fn die_with_parent(mut self, yes: bool) -> Self {
         self.die_with_parent = yes;
         self
@@ -422,9 +423,7 @@ impl Child {
     fn finish(&mut self, relay: ExitStatus) -> Result<Outcome, WaitError> {
         let mut buf = Vec::new();
         if let Some(fd) = self.status.take() {
-            std::fs::File::from(fd)
-                .read_to_end(&mut buf)
-                .map_err(WaitError::Read)?;
+            read_available(fd, &mut buf).map_err(WaitError::Read)?;
         }
         if self.tty_owned {
             reclaim_terminal();
@@ -453,6 +452,19 @@ impl Child {
         };
         self.outcome = Some(outcome.clone());
         Ok(outcome)
+    }
+}
+
+/// Read what is in the status pipe without waiting for its end-of-file. The relay has been
+/// reaped, so every record of this tree is already in the pipe; but the write end may still be
+/// open elsewhere: a relay that another thread of the caller forked concurrently inherits it and
+/// keeps it until its own tree ends.
+fn read_available(fd: OwnedFd, buf: &mut Vec<u8>) -> io::Result<()> {
+    let flags = OFlag::from_bits_retain(fcntl(&fd, FcntlArg::F_GETFL)?);
+    fcntl(&fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    match std::fs::File::from(fd).read_to_end(buf) {
+        Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
+        _ => Ok(()),
     }
 }
 

@@ -76,6 +76,10 @@ pub const CASES: &[Case] = &[
         "command_cannot_forge_its_status",
         command_cannot_forge_its_status,
     ),
+    (
+        "concurrent_spawns_from_threads",
+        concurrent_spawns_from_threads,
+    ),
 ];
 
 pub(crate) fn is_root() -> bool {

@@ -398,3 +398,53 @@ pub(crate) fn command_cannot_forge_its_status() {
     });
     assert_eq!(out, Outcome::Completed(ExitStatus::Exited(3)));
 }
+
+pub(crate) fn concurrent_spawns_from_threads() {
+    // Threads spawn short sandboxes while another thread spawns long ones. A relay forked by one
+    // thread inherits whatever descriptors the others hold at that moment (relays never exec),
+    // including, in a narrow window, another sandbox's status pipe; `wait` must not depend on
+    // those copies being closed (the long sandboxes end only after every short one was waited).
+    let (release_r, release_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
+    let release_r = std::sync::Arc::new(release_r);
+    const LONG: usize = 8;
+    let long = std::thread::spawn(move || {
+        (0..LONG)
+            .map(|_| {
+                let input = release_r.try_clone().unwrap();
+                let command = move || {
+                    Command::new("/bin/sh")
+                        .args(["-c", "read x"])
+                        .stdin(Stdio::from(input))
+                        .exec()
+                };
+                base(Namespaces::empty()).spawn(no_setup, command).unwrap()
+            })
+            .collect::<Vec<_>>()
+    });
+    let short: Vec<_> = (0..3)
+        .map(|t| {
+            std::thread::spawn(move || {
+                for i in 0..10 {
+                    let code = t * 10 + i;
+                    let mut child = base(Namespaces::empty())
+                        .spawn(no_setup, sh(format!("exit {code}")))
+                        .unwrap();
+                    let out = child.wait().unwrap();
+                    skip_if_userns_refused(&out);
+                    assert_eq!(out, Outcome::Completed(ExitStatus::Exited(code)));
+                }
+            })
+        })
+        .collect();
+    for s in short {
+        s.join().unwrap();
+    }
+    let mut long = long.join().unwrap();
+    nix::unistd::write(&release_w, "go\n".repeat(LONG).as_bytes()).unwrap();
+    for child in &mut long {
+        assert_eq!(
+            child.wait().unwrap(),
+            Outcome::Completed(ExitStatus::Exited(0))
+        );
+    }
+}
