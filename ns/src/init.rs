@@ -170,12 +170,8 @@ fn relay_loop(set: &SigSet, init: Pid, caller: Option<OwnedFd>) -> ! {
         if poll(&mut fds, PollTimeout::NONE).is_err() {
             continue;
         }
-        let ready = |i: usize| {
-            fds.get(i)
-                .and_then(|f| f.revents())
-                .is_some_and(|r| !r.is_empty())
-        };
-        if ready(1) {
+        drop(fds);
+        if caller.as_ref().is_some_and(parent_gone) {
             // The caller process is gone: end the tree (the init dies with us, and so does
             // its namespace).
             let _ = kill(init, Signal::SIGKILL);
@@ -201,7 +197,7 @@ fn relay_loop(set: &SigSet, init: Pid, caller: Option<OwnedFd>) -> ! {
     }
 }
 
-/// The parent (relay) is gone if its pidfd is readable.
+/// The process behind `pidfd` is gone if the pidfd is readable (or in error).
 fn parent_gone(pidfd: &OwnedFd) -> bool {
     let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
     matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)

@@ -103,9 +103,18 @@ pub(crate) fn role_outer() {
     set.thread_block().unwrap();
     let script = std::env::var("HUTCH_NS_SCRIPT").unwrap();
     let (mut r, w) = pipe();
-    let mut child = base(Namespaces::empty())
-        .spawn(no_setup, sh_to(script, w))
-        .unwrap();
+    // HUTCH_NS_THREAD: spawn from another thread, which then exits (the tree must live on, and
+    // still die with this process).
+    let mut child = if std::env::var_os("HUTCH_NS_THREAD").is_some() {
+        std::thread::spawn(move || base(Namespaces::empty()).spawn(no_setup, sh_to(script, w)))
+            .join()
+            .unwrap()
+            .unwrap()
+    } else {
+        base(Namespaces::empty())
+            .spawn(no_setup, sh_to(script, w))
+            .unwrap()
+    };
     let line = read_line(&mut r);
     println!("{line}");
     match child.wait_forwarding().unwrap() {
@@ -118,7 +127,15 @@ pub(crate) fn role_outer() {
 }
 
 pub(crate) fn start_outer(script: &str) -> (std::process::Child, String) {
-    let mut helper = Command::new(std::env::current_exe().unwrap())
+    start_outer_with(script, false)
+}
+
+fn start_outer_with(script: &str, thread: bool) -> (std::process::Child, String) {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    if thread {
+        cmd.env("HUTCH_NS_THREAD", "1");
+    }
+    let mut helper = cmd
         .env(ROLE_ENV, "outer")
         .env("HUTCH_NS_SCRIPT", script)
         .stdout(Stdio::piped())
@@ -192,16 +209,24 @@ pub(crate) fn kill_ends_the_tree() {
     reap_all();
     assert_eq!(processes_with_arg(&m), Vec::<i32>::new());
 
-    // The caller itself dies (SIGKILL, no chance to clean up): the relay has
-    // PR_SET_PDEATHSIG(SIGKILL), so the tree goes too.
-    let m = format!("8{}", std::process::id());
-    let (mut helper, line) = start_outer(&format!("{}; echo ready; wait", background_sleep(&m)));
-    assert_eq!(line, "ready");
-    assert_eq!(processes_with_arg(&m).len(), 1);
-    kill(Pid::from_raw(helper.id() as i32), Signal::SIGKILL).unwrap();
-    assert_eq!(helper.wait().unwrap().signal(), Some(libc::SIGKILL));
-    reap_all();
-    assert_eq!(processes_with_arg(&m), Vec::<i32>::new());
+    // The caller itself dies (SIGKILL, no chance to clean up): the relay watches it through a
+    // pidfd, so the tree goes too, also when the sandbox was spawned by a thread of the caller
+    // that has exited since.
+    for (n, thread) in [(8, false), (9, true)] {
+        let m = format!("{n}{}", std::process::id());
+        let script = format!("{}; echo ready; wait", background_sleep(&m));
+        let (mut helper, line) = start_outer_with(&script, thread);
+        assert_eq!(line, "ready");
+        assert_eq!(processes_with_arg(&m).len(), 1);
+        kill(Pid::from_raw(helper.id() as i32), Signal::SIGKILL).unwrap();
+        assert_eq!(helper.wait().unwrap().signal(), Some(libc::SIGKILL));
+        reap_all();
+        assert_eq!(
+            processes_with_arg(&m),
+            Vec::<i32>::new(),
+            "thread: {thread}"
+        );
+    }
 }
 
 pub(crate) fn failures_are_reported_by_stage() {
