@@ -155,7 +155,7 @@ fn last_cap() -> u32 {
         .unwrap_or(63)
 }
 
-/// The effective, permitted and inheritable sets of the calling thread.
+/// The `(effective, permitted, inheritable)` sets of the calling thread.
 pub fn current() -> Result<(CapSet, CapSet, CapSet), CapsError> {
     let raw = sys::capget().map_err(|errno| CapsError::Syscall {
         op: "capget",

@@ -106,14 +106,17 @@ impl fmt::Display for ExitStatus {
 
 /// End the calling process the way `status` says, so that its own parent sees the same status.
 ///
-/// `Exited(c)` exits with `c`. `Signaled(n)` disables core dumps (the dump would be of the wrong
-/// process), resets `n` to its default action, unblocks it and raises it; if the process is
-/// still alive afterwards (the default action of `n` is to ignore it, or the process is a pid
-/// namespace init, which the kernel protects from its own signals) it exits with `128 + n`.
-/// Unlike chromite's `ExitAsStatus` it never turns a signal death into 127.
+/// `Exited(c)` exits with `c`. `Signaled(n)` disables core dumps (the dump would be of the
+/// wrong process, so the process is made non-dumpable), resets `n` to its default action,
+/// unblocks it and raises it; if the process is still alive afterwards (the default action of
+/// `n` is to ignore it, or the process is a pid-namespace init, which the kernel protects from
+/// its own signals) it exits with `128 + n`. Unlike chromite's `ExitAsStatus` it never turns a
+/// signal death into 127. Flush buffered output first: it exits with `_exit`.
 pub fn exit_like(status: ExitStatus) -> ! {
     if let ExitStatus::Signaled(sig) = status {
+        // No core dump, not even through a core_pattern pipe (which ignores RLIMIT_CORE).
         let _ = setrlimit(Resource::RLIMIT_CORE, 0, 0);
+        let _ = nix::sys::prctl::set_dumpable(false);
         let _ = sys::default_disposition(sig);
         let _ = sys::unblock_raw(sig);
         let _ = sys::raise_raw(sig);

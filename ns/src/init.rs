@@ -7,17 +7,21 @@
 //!   orphan, forwards signals to the command, and when the command ends kills the rest of the
 //!   namespace and reports the command's status on the status pipe;
 //! * the **command** (pid 2): takes the terminal if the caller owned it, unblocks signals and
-//!   runs the command closure (which execs; if it returns, its error is reported).
+//!   runs the command closure (which execs; if it returns, its error goes to the init over a
+//!   separate pipe, and the init reports it). Only the relay and the init ever write the status
+//!   pipe, and the init is non-dumpable, so the command cannot forge its status.
 
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::prctl;
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{getpgrp, getpid, getppid, setpgid, tcsetpgrp, ForkResult, Pid};
 
@@ -88,8 +92,17 @@ where
     E: std::fmt::Display,
     C: FnOnce() -> io::Error,
 {
+    // Die with the caller *process*: PR_SET_PDEATHSIG would fire when the spawning *thread*
+    // exits, so the relay watches a pidfd of the caller instead (PDEATHSIG only as a fallback on
+    // kernels without pidfd_open).
+    let mut caller = None;
     if sb.die_with_parent {
-        let _ = prctl::set_pdeathsig(Signal::SIGKILL);
+        match sys::pidfd_open(launch.parent) {
+            Ok(fd) => caller = Some(fd),
+            Err(_) => {
+                let _ = prctl::set_pdeathsig(Signal::SIGKILL);
+            }
+        }
         if getppid() != launch.parent {
             sys::exit_now(125);
         }
@@ -104,77 +117,93 @@ where
     let _ = sys::default_disposition(libc::SIGCHLD);
     let ns = sb.namespaces;
     if let Err(e) = crate::unshare::unshare(ns) {
-        let errno = match e {
-            crate::NsError::Unshare { errno, .. } => Some(errno),
-            _ => None,
-        };
-        fail(&status, failure(Stage::Unshare, errno, e));
+        fail(&status, failure(Stage::Unshare, e.errno(), e));
     }
     if let Some(map) = &sb.user {
         if let Err(e) = map.write(Target::SelfProcess) {
-            fail(&status, failure(Stage::UserMap, None, e));
+            fail(&status, failure(Stage::UserMap, e.errno(), e));
         }
     }
     if ns.contains(Namespaces::MOUNT) {
         if let Err(e) = make_root(sb.propagation) {
-            fail(&status, failure(Stage::Propagation, None, e));
+            fail(&status, failure(Stage::Propagation, Some(e.errno()), e));
         }
     }
     if let Some(name) = &sb.hostname {
         if let Err(e) = set_hostname(name) {
-            fail(&status, failure(Stage::Hostname, None, e));
+            fail(&status, failure(Stage::Hostname, e.errno(), e));
         }
     }
     if let Some(name) = &sb.domainname {
         if let Err(e) = set_domainname(name) {
-            fail(&status, failure(Stage::Hostname, None, e));
+            fail(&status, failure(Stage::Hostname, e.errno(), e));
         }
     }
     if sb.loopback {
         if let Err(e) = loopback_up() {
-            fail(&status, failure(Stage::Loopback, None, e));
+            fail(&status, failure(Stage::Loopback, e.errno(), e));
         }
     }
     let me = sys::pidfd_open(getpid()).ok();
     match sys::fork() {
         Err(errno) => fail(&status, failure(Stage::Fork, Some(errno), "fork init")),
-        Ok(ForkResult::Child) => init(sb, launch, status, me, setup, command),
+        Ok(ForkResult::Child) => init(launch, status, me, setup, command),
         Ok(ForkResult::Parent { child }) => {
             drop(status);
             drop(me);
-            relay_loop(&set, child)
+            relay_loop(&set, child, caller)
         }
     }
 }
 
-fn relay_loop(set: &SigSet, init: Pid) -> ! {
+fn relay_loop(set: &SigSet, init: Pid, caller: Option<OwnedFd>) -> ! {
+    let Ok(signals) = SignalFd::with_flags(set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+    else {
+        let _ = kill(init, Signal::SIGKILL);
+        sys::exit_now(125)
+    };
     loop {
-        match set.wait() {
-            Ok(Signal::SIGCHLD) => match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
-                Ok(ws) => {
-                    if let Some(st) = ExitStatus::from_wait_status(&ws) {
-                        exit_like(st)
+        let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        if let Some(fd) = &caller {
+            fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+        }
+        if poll(&mut fds, PollTimeout::NONE).is_err() {
+            continue;
+        }
+        drop(fds);
+        if caller.as_ref().is_some_and(parent_gone) {
+            // The caller process is gone: end the tree (the init dies with us, and so does
+            // its namespace).
+            let _ = kill(init, Signal::SIGKILL);
+            sys::exit_now(137);
+        }
+        while let Ok(Some(info)) = signals.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGCHLD) => match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
+                    Ok(ws) => {
+                        if let Some(st) = ExitStatus::from_wait_status(&ws) {
+                            exit_like(st)
+                        }
                     }
+                    Err(Errno::ECHILD) => sys::exit_now(125),
+                    Err(_) => {}
+                },
+                Ok(sig) => {
+                    let _ = kill(init, sig);
                 }
-                Err(Errno::ECHILD) => sys::exit_now(125),
                 Err(_) => {}
-            },
-            Ok(sig) => {
-                let _ = kill(init, sig);
             }
-            Err(_) => {}
         }
     }
 }
 
-/// The parent (relay) is gone if its pidfd is readable.
+/// The process behind `pidfd` is gone if the pidfd is readable (or in error).
 fn parent_gone(pidfd: &OwnedFd) -> bool {
     let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
     matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
 }
 
 fn init<S, E, C>(
-    sb: &Sandbox,
     launch: &Launch,
     status: OwnedFd,
     relay: Option<OwnedFd>,
@@ -186,20 +215,16 @@ where
     E: std::fmt::Display,
     C: FnOnce() -> io::Error,
 {
-    if sb.die_with_parent {
-        let _ = prctl::set_pdeathsig(Signal::SIGKILL);
-        if relay.as_ref().is_some_and(parent_gone) {
-            sys::exit_now(125);
-        }
+    // Always die with the relay, whatever `die_with_parent` says: the relay is the caller's
+    // handle on the tree ([`crate::Child::kill`] relies on this).
+    let _ = prctl::set_pdeathsig(Signal::SIGKILL);
+    if relay.as_ref().is_some_and(parent_gone) {
+        sys::exit_now(125);
     }
     drop(relay);
     if launch.proc {
         if let Err(e) = mount_proc(Path::new("/proc")) {
-            let errno = match e {
-                crate::MountError::Proc { errno, .. } => Some(errno),
-                _ => None,
-            };
-            fail(&status, failure(Stage::Proc, errno, e));
+            fail(&status, failure(Stage::Proc, Some(e.errno()), e));
         }
     }
     match catch_unwind(AssertUnwindSafe(setup)) {
@@ -210,10 +235,28 @@ where
             failure(Stage::Setup, None, "setup closure panicked"),
         ),
     }
+    // The command never holds the status pipe: its exec error goes to the init over a pipe of
+    // its own, and the init is made non-dumpable so that the command cannot open the init's
+    // descriptors through /proc/1/fd (without CAP_SYS_PTRACE) and forge a status.
+    let (exec_read, exec_write) = match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
+        Ok(p) => p,
+        Err(errno) => fail(&status, failure(Stage::Fork, Some(errno), "exec pipe")),
+    };
+    let _ = prctl::set_dumpable(false);
     match sys::fork() {
         Err(errno) => fail(&status, failure(Stage::Fork, Some(errno), "fork command")),
-        Ok(ForkResult::Child) => run_command(launch, status, command),
-        Ok(ForkResult::Parent { child }) => reap_loop(&status, child),
+        Ok(ForkResult::Child) => {
+            drop(status);
+            drop(exec_read);
+            // Only the init is protected; the command (which may trace its own children
+            // without exec'ing, e.g. a ptrace backend) is dumpable as usual.
+            let _ = prctl::set_dumpable(true);
+            run_command(launch, exec_write, command)
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(exec_write);
+            reap_loop(&status, exec_read, child)
+        }
     }
 }
 
@@ -247,7 +290,7 @@ fn take_terminal() {
     let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&ttou), None);
 }
 
-fn reap_loop(status: &OwnedFd, command: Pid) -> ! {
+fn reap_loop(status: &OwnedFd, exec_errors: OwnedFd, command: Pid) -> ! {
     let set = wait_set();
     let mut ended = None;
     loop {
@@ -274,6 +317,16 @@ fn reap_loop(status: &OwnedFd, command: Pid) -> ! {
                 let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
             }
             while let Ok(_) | Err(Errno::EINTR) = waitpid(None, Some(WaitPidFlag::__WALL)) {}
+            // Every process that could hold the exec pipe is gone: this read ends at once.
+            let mut buf = Vec::new();
+            let _ = std::fs::File::from(exec_errors).read_to_end(&mut buf);
+            let exec_failure = Record::decode_all(&buf).into_iter().find_map(|r| match r {
+                Record::Failed(f) if f.stage == Stage::Exec => Some(f),
+                _ => None,
+            });
+            if let Some(f) = exec_failure {
+                Record::Failed(f).send(status);
+            }
             Record::Status(st).send(status);
             sys::exit_now(st.code());
         }

@@ -43,6 +43,26 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Guarantees and limits of [`Sandbox`]
+//!
+//! * The status is the command's own: exit code N is `Exited(N)`, death by signal N is
+//!   `Signaled(N)` (shell code 128 + N); sandbox failures are a separate [`Failure`] with its
+//!   [`Stage`] and errno (exec `ENOENT` → 127, other exec errors → 126, the rest → 125). Only the
+//!   relay and the init write the status pipe; the init is non-dumpable.
+//! * When the command ends, everything else in its pid namespace is killed before `wait`
+//!   returns; killing the relay (or, with `die_with_parent`, the caller process's death) ends
+//!   the whole tree.
+//! * Not forwarded: job-control signals (SIGTSTP/SIGCONT/SIGWINCH); a command stopped by the
+//!   terminal is not reported as stopped.
+//! * The relay watches the caller process through a pidfd; only on kernels without
+//!   `pidfd_open` (< 5.3) does it fall back to `PR_SET_PDEATHSIG`, which fires when the *thread*
+//!   that called `spawn` exits.
+//! * The caller must not have `SIGCHLD` set to `SIG_IGN` (the kernel would reap the relay itself).
+//! * All requested namespaces are required; for best-effort kinds use [`UnsharePlan`], and
+//!   [`Sandbox::probe`] to find out what this machine allows.
+//! * Only single-range id maps of the caller's own ids (what an unprivileged process may write);
+//!   multi-range maps through `newuidmap` are not provided.
+//!
 //! All `unsafe` code is in one private `sys` module.
 
 pub mod caps;

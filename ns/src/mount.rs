@@ -27,6 +27,15 @@ pub enum MountError {
     },
 }
 
+impl MountError {
+    /// The kernel's error.
+    pub fn errno(&self) -> Errno {
+        match self {
+            MountError::Propagation { errno, .. } | MountError::Proc { errno, .. } => *errno,
+        }
+    }
+}
+
 /// Mount propagation to give `/` (recursively) after unsharing the mount namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Propagation {

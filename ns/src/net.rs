@@ -4,6 +4,7 @@
 use std::ffi::CStr;
 use std::os::fd::AsFd;
 
+use nix::errno::Errno;
 use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
 
 use crate::sys;
@@ -31,6 +32,17 @@ pub enum NetError {
     /// The name is longer than the kernel accepts (64 bytes).
     #[error("name longer than 64 bytes: {0:?}")]
     TooLong(String),
+}
+
+impl NetError {
+    /// The kernel's error, if the failure was a system call.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            NetError::Socket(e) | NetError::Hostname(e) | NetError::Domainname(e) => Some(*e),
+            NetError::Link { source, .. } => source.raw_os_error().map(Errno::from_raw),
+            NetError::TooLong(_) => None,
+        }
+    }
 }
 
 const LOOPBACK: &CStr = c"lo";

@@ -33,10 +33,12 @@ pub enum Stage {
     Exec,
     /// The pid-namespace init ended without reporting the command's status.
     Init,
+    /// The sandbox configuration was refused before anything ran ([`crate::Sandbox::probe`]).
+    Config,
 }
 
 impl Stage {
-    const ALL: [Stage; 10] = [
+    const ALL: [Stage; 11] = [
         Stage::Unshare,
         Stage::UserMap,
         Stage::Propagation,
@@ -47,6 +49,7 @@ impl Stage {
         Stage::Setup,
         Stage::Exec,
         Stage::Init,
+        Stage::Config,
     ];
 
     fn as_str(self) -> &'static str {
@@ -61,6 +64,7 @@ impl Stage {
             Stage::Setup => "setup",
             Stage::Exec => "exec",
             Stage::Init => "init",
+            Stage::Config => "config",
         }
     }
 }

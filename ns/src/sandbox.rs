@@ -4,7 +4,7 @@ use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{getegid, geteuid, getpgrp, getpid, tcgetpgrp, tcsetpgrp, ForkResult, Pid};
@@ -81,7 +81,8 @@ impl Outcome {
 /// The closures run in forked children of a possibly multi-threaded caller: they must not take
 /// locks another thread of the caller may hold (glibc's malloc is safe after fork; `println!`
 /// of a stdout locked by another thread is not). With `die_with_parent` (the default) the tree
-/// also dies when the *thread* that called `spawn` exits (a property of `PR_SET_PDEATHSIG`).
+/// also dies when the caller process exits, however it exits (the relay watches a pidfd of it),
+/// but not when only the spawning thread exits.
 ///
 /// ```no_run
 /// use std::os::unix::process::CommandExt;
@@ -178,13 +179,14 @@ impl Sandbox {
     }
 
     /// Mount a fresh `/proc` in the init before `setup` (default: yes with a mount namespace;
-    /// asking for it without one is a configuration error).
+    /// asking for it without one is a configuration error). A setup that mounts its own procfs
+    /// in a new root can turn this off.
     pub fn mount_proc(mut self, mount: bool) -> Self {
         self.proc = Some(mount);
         self
     }
 
-    /// Kill the tree when the spawning thread dies (default true).
+    /// Kill the tree when the caller process dies (default true).
     pub fn die_with_parent(mut self, yes: bool) -> Self {
         self.die_with_parent = yes;
         self
@@ -251,7 +253,19 @@ impl Sandbox {
             proc,
         };
         let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(SpawnError::Pipe)?;
-        match sys::fork().map_err(SpawnError::Fork)? {
+        // Fork with the forwarded signals and SIGCHLD blocked, so that none of the caller's
+        // handlers can run in the relay before it resets them; the relay keeps them blocked.
+        let mut old = SigSet::empty();
+        let blocked = nix::sys::signal::pthread_sigmask(
+            SigmaskHow::SIG_BLOCK,
+            Some(&wait_set()),
+            Some(&mut old),
+        );
+        let forked = sys::fork();
+        if blocked.is_ok() && !matches!(forked, Ok(ForkResult::Child)) {
+            let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+        }
+        match forked.map_err(SpawnError::Fork)? {
             ForkResult::Child => {
                 drop(read);
                 relay(&sb, &launch, write, setup, command)
@@ -261,6 +275,50 @@ impl Sandbox {
                 status: Some(read),
                 tty_owned,
                 outcome: None,
+            }),
+        }
+    }
+}
+
+impl Sandbox {
+    /// Check that this sandbox can be created here (namespaces, id maps, propagation, hostname,
+    /// loopback, `/proc`) by running an empty command in it: for backend selection, e.g. to
+    /// detect a kernel or a security module that refuses unprivileged user namespaces.
+    /// Returns the failure that a real run would report.
+    pub fn probe(&self) -> Result<(), Failure> {
+        let spawned = self
+            .clone()
+            .foreground(false)
+            .spawn(|| Ok::<(), String>(()), || sys::exit_now(0));
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(SpawnError::Config(why)) => {
+                return Err(Failure {
+                    stage: Stage::Config,
+                    errno: None,
+                    message: why.into(),
+                })
+            }
+            Err(SpawnError::Pipe(e) | SpawnError::Fork(e)) => {
+                return Err(Failure {
+                    stage: Stage::Fork,
+                    errno: Some(e),
+                    message: e.to_string(),
+                })
+            }
+        };
+        match child.wait() {
+            Ok(Outcome::Completed(ExitStatus::Exited(0))) => Ok(()),
+            Ok(Outcome::Failed(f)) => Err(f),
+            Ok(Outcome::Completed(st)) => Err(Failure {
+                stage: Stage::Init,
+                errno: None,
+                message: format!("empty probe command {st}"),
+            }),
+            Err(e) => Err(Failure {
+                stage: Stage::Init,
+                errno: None,
+                message: e.to_string(),
             }),
         }
     }
@@ -365,9 +423,7 @@ impl Child {
     fn finish(&mut self, relay: ExitStatus) -> Result<Outcome, WaitError> {
         let mut buf = Vec::new();
         if let Some(fd) = self.status.take() {
-            std::fs::File::from(fd)
-                .read_to_end(&mut buf)
-                .map_err(WaitError::Read)?;
+            read_available(fd, &mut buf).map_err(WaitError::Read)?;
         }
         if self.tty_owned {
             reclaim_terminal();
@@ -399,6 +455,19 @@ impl Child {
     }
 }
 
+/// Read what is in the status pipe without waiting for its end-of-file. The relay has been
+/// reaped, so every record of this tree is already in the pipe; but the write end may still be
+/// open elsewhere: a relay that another thread of the caller forked concurrently inherits it and
+/// keeps it until its own tree ends.
+fn read_available(fd: OwnedFd, buf: &mut Vec<u8>) -> io::Result<()> {
+    let flags = OFlag::from_bits_retain(fcntl(&fd, FcntlArg::F_GETFL)?);
+    fcntl(&fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    match std::fs::File::from(fd).read_to_end(buf) {
+        Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// Give the terminal back to the caller's process group if the command kept it.
 fn reclaim_terminal() {
     let me = getpgrp();
@@ -412,5 +481,50 @@ fn reclaim_terminal() {
             let _ = tcsetpgrp(io::stdin(), me);
             let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contradictory_configurations_are_refused() {
+        let pid_only = Sandbox::new(Namespaces::empty());
+        assert_eq!(pid_only.namespaces(), Namespaces::PID);
+        assert!(
+            !pid_only.check().unwrap(),
+            "no /proc without a mount namespace"
+        );
+        let refused = [
+            pid_only.clone().hostname("h"),
+            pid_only.clone().domainname("d"),
+            pid_only.clone().loopback(true),
+            pid_only.clone().mount_proc(true),
+            Sandbox::new(Namespaces::UTS).hostname(&"x".repeat(65)),
+            Sandbox::new(Namespaces::UTS).hostname("a\0b"),
+        ];
+        for sb in refused {
+            assert!(matches!(sb.check(), Err(SpawnError::Config(_))), "{sb:?}");
+        }
+        let full = Sandbox::new(Namespaces::MOUNT | Namespaces::UTS | Namespaces::NET)
+            .hostname("h")
+            .loopback(true);
+        assert!(full.check().unwrap());
+        assert!(!full.clone().mount_proc(false).check().unwrap());
+        let mapped = Sandbox::new(Namespaces::MOUNT).map_to(5, 6);
+        assert!(mapped.namespaces().contains(Namespaces::USER));
+        assert_eq!(mapped.user.unwrap().uid[0].inside, 5);
+    }
+
+    #[test]
+    fn outcome_codes() {
+        assert_eq!(Outcome::Completed(ExitStatus::Signaled(15)).code(), 143);
+        let f = Failure {
+            stage: Stage::Exec,
+            errno: Some(Errno::ENOENT),
+            message: String::new(),
+        };
+        assert_eq!(Outcome::Failed(f).code(), 127);
     }
 }

@@ -48,6 +48,19 @@ pub enum NsError {
     Mount(#[from] MountError),
 }
 
+impl NsError {
+    /// The kernel's error, if the failure was a system call.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            NsError::Unshare { errno, .. }
+            | NsError::Setns { errno, .. }
+            | NsError::Open { errno, .. } => Some(*errno),
+            NsError::MultiThreaded { .. } => None,
+            NsError::Mount(e) => Some(e.errno()),
+        }
+    }
+}
+
 /// Number of threads of the calling process (from `/proc/self/status`).
 pub fn thread_count() -> std::io::Result<usize> {
     let status = std::fs::read_to_string("/proc/self/status")?;

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use nix::errno::Errno;
 use nix::unistd::{getegid, geteuid, Pid};
 
 use crate::kind::Namespaces;
@@ -25,6 +26,17 @@ pub enum UserNsError {
     /// Unsharing the user namespace failed (or the process is multi-threaded).
     #[error(transparent)]
     Ns(#[from] NsError),
+}
+
+impl UserNsError {
+    /// The kernel's error, if the failure was a system call.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            UserNsError::Write { source, .. } => source.raw_os_error().map(Errno::from_raw),
+            UserNsError::EmptyMap(_) => None,
+            UserNsError::Ns(e) => e.errno(),
+        }
+    }
 }
 
 /// One line of a `uid_map`/`gid_map`: `count` ids starting at `outside` (in the parent

@@ -6,9 +6,11 @@
 //! A case that needs something the machine lacks prints `SKIP: reason` and succeeds.
 
 mod cases;
+mod ns_cases;
+mod process_cases;
 
 use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,11 +19,11 @@ const CASE_ENV: &str = "HUTCH_NS_CASE";
 pub const AS_ENV: &str = "HUTCH_NS_AS";
 /// Selects a helper role (see `cases::run_role`).
 pub const ROLE_ENV: &str = "HUTCH_NS_ROLE";
-const TIMEOUT: Duration = Duration::from_secs(60);
+const TIMEOUT: Duration = Duration::from_secs(30);
 
 fn main() {
     if let Ok(role) = std::env::var(ROLE_ENV) {
-        cases::run_role(&role);
+        process_cases::run_role(&role);
         return;
     }
     if let Ok(name) = std::env::var(CASE_ENV) {
@@ -84,6 +86,8 @@ fn run_case(name: &str, user: &str) -> (bool, String) {
         .env(AS_ENV, as_value)
         .env_remove(ROLE_ENV)
         .current_dir("/")
+        // Its own process group, so that a timeout kills the helpers and sandboxes it started.
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -97,7 +101,8 @@ fn run_case(name: &str, user: &str) -> (bool, String) {
             break Some(st);
         }
         if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
+            let group = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
             let _ = child.wait();
             break None;
         }
