@@ -5,10 +5,11 @@
 //! The run uses hutch-ns without a user namespace: a mount namespace private to the run (so no
 //! mount is visible on the host), a pid namespace (so the command cannot see, signal or trace
 //! hutch or any other host process), and uts/net namespaces when a hostname or an isolated
-//! network is asked for. The pid-1 init applies hutch-mounts' chroot plan; the mounts are torn
-//! down by the kernel, all at once, when the namespace's last process exits (the init kills the
-//! rest of the namespace when the command ends). Mount points that hutch had to create under the
-//! root directory are removed again, in reverse order, after the run.
+//! network is asked for. The pid-1 init applies hutch-mounts' chroot plan and keeps its guard:
+//! when the command has ended and the rest of the namespace is killed, the init drops it, which
+//! detaches the extra mounts in reverse order of mounting (the namespace is private, so none of
+//! them is ever visible on the host). Mount points that hutch had to create under the root
+//! directory are removed again, in reverse order, after the run.
 
 use std::io;
 use std::os::unix::process::CommandExt;
@@ -90,11 +91,9 @@ fn run_created(config: &Config, root: &Path) -> Result<Outcome, Error> {
     let before = rusage_children();
     let started = Instant::now();
     let spawned = sandbox.spawn(
-        || {
-            // The kernel unmounts everything when the namespace dies; the guard's own undo
-            // would run before the command.
-            plan.apply_chroot(&LinuxSyscall).map(std::mem::forget)
-        },
+        // The init keeps the guard until the command and the rest of the namespace are gone,
+        // then drops it: the extra mounts are detached in reverse order of mounting.
+        || plan.apply_chroot(&LinuxSyscall),
         move || {
             let step = |what: &str, e: &dyn std::fmt::Display| {
                 io::Error::other(format!("{SETUP_PREFIX}{what}: {e}"))

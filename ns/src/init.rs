@@ -80,7 +80,7 @@ pub(crate) struct Launch {
 }
 
 /// The relay: runs in the child forked by the caller.
-pub(crate) fn relay<S, E, C>(
+pub(crate) fn relay<S, G, E, C>(
     sb: &Sandbox,
     launch: &Launch,
     status: OwnedFd,
@@ -88,7 +88,7 @@ pub(crate) fn relay<S, E, C>(
     command: C,
 ) -> !
 where
-    S: FnOnce() -> Result<(), E>,
+    S: FnOnce() -> Result<G, E>,
     E: std::fmt::Display,
     C: FnOnce() -> io::Error,
 {
@@ -203,7 +203,7 @@ fn parent_gone(pidfd: &OwnedFd) -> bool {
     matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
 }
 
-fn init<S, E, C>(
+fn init<S, G, E, C>(
     launch: &Launch,
     status: OwnedFd,
     relay: Option<OwnedFd>,
@@ -211,7 +211,7 @@ fn init<S, E, C>(
     command: C,
 ) -> !
 where
-    S: FnOnce() -> Result<(), E>,
+    S: FnOnce() -> Result<G, E>,
     E: std::fmt::Display,
     C: FnOnce() -> io::Error,
 {
@@ -227,14 +227,16 @@ where
             fail(&status, failure(Stage::Proc, Some(e.errno()), e));
         }
     }
-    match catch_unwind(AssertUnwindSafe(setup)) {
-        Ok(Ok(())) => {}
+    // What setup returns (a guard, e.g. mounts to undo) lives until the command and the rest
+    // of the namespace are gone, and is dropped before the status is reported.
+    let guard = match catch_unwind(AssertUnwindSafe(setup)) {
+        Ok(Ok(guard)) => guard,
         Ok(Err(e)) => fail(&status, failure(Stage::Setup, None, e)),
         Err(_) => fail(
             &status,
             failure(Stage::Setup, None, "setup closure panicked"),
         ),
-    }
+    };
     // The command never holds the status pipe: its exec error goes to the init over a pipe of
     // its own, and the init is made non-dumpable so that the command cannot open the init's
     // descriptors through /proc/1/fd (without CAP_SYS_PTRACE) and forge a status.
@@ -255,7 +257,7 @@ where
         }
         Ok(ForkResult::Parent { child }) => {
             drop(exec_write);
-            reap_loop(&status, exec_read, child)
+            reap_loop(&status, exec_read, child, move || drop(guard))
         }
     }
 }
@@ -290,7 +292,7 @@ fn take_terminal() {
     let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&ttou), None);
 }
 
-fn reap_loop(status: &OwnedFd, exec_errors: OwnedFd, command: Pid) -> ! {
+fn reap_loop(status: &OwnedFd, exec_errors: OwnedFd, command: Pid, teardown: impl FnOnce()) -> ! {
     let set = wait_set();
     let mut ended = None;
     loop {
@@ -317,6 +319,7 @@ fn reap_loop(status: &OwnedFd, exec_errors: OwnedFd, command: Pid) -> ! {
                 let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
             }
             while let Ok(_) | Err(Errno::EINTR) = waitpid(None, Some(WaitPidFlag::__WALL)) {}
+            teardown();
             // Every process that could hold the exec pipe is gone: this read ends at once.
             let mut buf = Vec::new();
             let _ = std::fs::File::from(exec_errors).read_to_end(&mut buf);

@@ -231,12 +231,15 @@ impl Sandbox {
     /// Fork the relay and return at once; see the type documentation for the process tree.
     ///
     /// `setup` runs as pid 1 before the command; its `Err` is reported as
-    /// [`Stage::Setup`]. `command` runs as pid 2 and should not return: it is meant to exec, and
+    /// [`Stage::Setup`]. What it returns on success (a guard, e.g. mounts to undo) is kept by
+    /// the init until the command has exited and the rest of the namespace has been killed and
+    /// reaped, and dropped before the status is reported.
+    /// `command` runs as pid 2 and should not return: it is meant to exec, and
     /// the error it returns is reported as [`Stage::Exec`] with its errno (see
     /// [`Failure::code`]: 127 not found, 126 not executable).
-    pub fn spawn<S, E, C>(&self, setup: S, command: C) -> Result<Child, SpawnError>
+    pub fn spawn<S, G, E, C>(&self, setup: S, command: C) -> Result<Child, SpawnError>
     where
-        S: FnOnce() -> Result<(), E>,
+        S: FnOnce() -> Result<G, E>,
         E: std::fmt::Display,
         C: FnOnce() -> io::Error,
     {

@@ -64,6 +64,10 @@ pub const CASES: &[Case] = &[
         "failures_are_reported_by_stage",
         failures_are_reported_by_stage,
     ),
+    (
+        "setup_guard_is_dropped_after_the_command",
+        setup_guard_is_dropped_after_the_command,
+    ),
     ("caps_drop_except", caps_drop_except),
     ("exit_like_mirrors_status", exit_like_mirrors_status),
     ("namespaces_differ_from_host", namespaces_differ_from_host),

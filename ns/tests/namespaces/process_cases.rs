@@ -232,7 +232,7 @@ pub(crate) fn kill_ends_the_tree() {
 pub(crate) fn failures_are_reported_by_stage() {
     let sb = base(Namespaces::empty());
     let out = sb
-        .spawn(|| Err("boom"), sh("exit 0".into()))
+        .spawn(|| Err::<(), _>("boom"), sh("exit 0".into()))
         .unwrap()
         .wait()
         .unwrap();
@@ -472,4 +472,40 @@ pub(crate) fn concurrent_spawns_from_threads() {
             Outcome::Completed(ExitStatus::Exited(0))
         );
     }
+}
+
+/// Appends a line to a file when dropped: stands for a setup guard such as mounts to undo.
+struct Marker(std::path::PathBuf);
+
+impl Drop for Marker {
+    fn drop(&mut self) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.0)
+            .unwrap();
+        writeln!(f, "teardown").unwrap();
+    }
+}
+
+pub(crate) fn setup_guard_is_dropped_after_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    std::fs::write(&log, b"").unwrap();
+    std::fs::set_permissions(&log, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let sb = base(Namespaces::empty());
+    let marker_path = log.clone();
+    let script = format!("sleep 0.2; echo command >> {}; exit 3", log.display());
+    let out = sb
+        .spawn(move || Ok::<_, String>(Marker(marker_path)), sh(script))
+        .unwrap()
+        .wait()
+        .unwrap();
+    skip_if_userns_refused(&out);
+    assert_eq!(out.code(), 3, "{out:?}");
+    // The guard outlived the command and was dropped before the status was reported.
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "command\nteardown\n"
+    );
 }
