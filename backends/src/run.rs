@@ -1,9 +1,10 @@
 //! `run`: validate, select, run on the chosen backend, assemble the outcome.
 
-use crate::backend::{select, BackendKind, Choice};
+use crate::backend::{select, select_with, BackendKind, Choice};
 use crate::config::Config;
 use crate::error::Error;
 use crate::outcome::{ExitStatus, Outcome, Usage};
+use crate::probe::Availability;
 
 /// An outcome for `backend` with nothing recorded yet; the backend fills in the rest.
 pub(crate) fn blank(backend: BackendKind) -> Outcome {
@@ -37,17 +38,32 @@ pub fn run(config: &Config) -> Result<Outcome, Error> {
 /// Runs `config` on the backend given by `choice`.
 pub fn run_with(config: &Config, choice: Choice) -> Result<Outcome, Error> {
     config.validate()?;
-    let selection = select(config, choice)?;
+    // A named backend is not probed up front: the run itself is the probe (the probe costs a
+    // fork and an unshare, about a third of a userns run's start-up). Only when the run fails
+    // to set up does the real probe say whether the backend cannot run here, and why.
+    let selection = match choice {
+        Choice::Named(_) => select_with(config, choice, |_| Availability::Available)?,
+        Choice::Auto => select(config, choice)?,
+    };
     let backend = selection.backend;
     // Block the forwarded signals before any reader thread starts, so that they inherit the
     // mask and the waiting thread alone collects the signals.
     // The ptrace backend waits by reading a pipe, so it leaves the signals alone: SIGTERM ends
     // hutch and the traced tree dies with it.
     let _mask = (config.forward_signals && backend != BackendKind::Ptrace).then(ForwardMask::block);
-    let mut outcome = match backend {
-        BackendKind::Chroot => crate::chroot::run(&selection.config)?,
-        BackendKind::Userns => crate::userns::run(&selection.config)?,
-        BackendKind::Ptrace => crate::ptrace::run(&selection.config)?,
+    let ran = match backend {
+        BackendKind::Chroot => crate::chroot::run(&selection.config),
+        BackendKind::Userns => crate::userns::run(&selection.config),
+        BackendKind::Ptrace => crate::ptrace::run(&selection.config),
+    };
+    let mut outcome = match ran {
+        Err(err @ Error::Setup { .. }) if matches!(choice, Choice::Named(_)) => {
+            return Err(match backend.probe() {
+                Availability::Unavailable(reason) => Error::Unavailable { backend, reason },
+                Availability::Available => err,
+            });
+        }
+        other => other?,
     };
     outcome.degradations = selection.degradations;
     outcome.passed_over = selection.passed_over;

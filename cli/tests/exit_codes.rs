@@ -209,3 +209,20 @@ fn sigterm_to_hutch_reaches_the_commands_handler() {
         assert_eq!(status.code(), Some(7), "{backend}");
     }
 }
+
+#[test]
+fn a_backend_that_cannot_run_here_says_why() {
+    // As nobody, chroot cannot run: the run fails to set up and the probe explains why.
+    let dir = shared_tempdir();
+    let Some(r) = as_nobody(
+        dir.path(),
+        &["run", "-b", "chroot", "--writable-all", "--", "true"],
+    ) else {
+        return;
+    };
+    assert_eq!(r.code, 125, "{r:?}");
+    assert_eq!(r.hutch_lines().len(), 1, "{r:?}");
+    assert!(r.stderr.contains("backend chroot cannot run here"), "{r:?}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "nothing created: {left:?}");
+}
