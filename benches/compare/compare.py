@@ -7,6 +7,7 @@ time (user+sys) of the whole process tree, the sandbox's own supervisor included
 Prints medians, min-max and ratios to bare, as markdown, and writes them to OUT if given.
 """
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -49,7 +50,7 @@ class Table:
         return "\n".join(self.lines)
 
 
-def interleave(modes, rounds, prepare=None, check=True, per_sample=1):
+def interleave(modes, rounds, prepare=None, check=True, per_sample=1, after=None):
     """modes: [(name, argv, cwd, env)]. Returns {name: [(wall, cpu)]} and failures."""
     samples = {name: [] for name, *_ in modes}
     failures = {}
@@ -69,6 +70,8 @@ def interleave(modes, rounds, prepare=None, check=True, per_sample=1):
                 cpu += c
             else:
                 samples[name].append((wall / per_sample, cpu / per_sample))
+                if after:
+                    after(name)
         print("  round %d/%d done" % (r + 1, rounds), file=sys.stderr)
     return samples, failures
 
@@ -84,7 +87,7 @@ def tracer_tables(a, out):
         os.mkdir(conf)
         tarball = os.path.join(work, "files.tar")
         src = os.path.join(work, "tarsrc")
-        for i in range(100):
+        for i in range(40):
             d = os.path.join(src, "d%02d" % i)
             os.makedirs(d)
             for j in range(50):
@@ -103,16 +106,24 @@ def tracer_tables(a, out):
              lua, ["sh", "-c", "make -s clean && make -s -j2"]),
             ("configure-like script (24 compile+link probes, sed, tr)", conf,
              ["sh", os.path.join(HERE, "configure-like.sh"), conf]),
-            ("`tar x` of 5 000 files into the writable directory", untar,
+            ("`tar x` of 2 000 files into the writable directory", untar,
              ["sh", "-c", "rm -rf %s/* && tar xf %s -C %s" % (untar, tarball, untar)]),
         ]
         write_set = ("open,openat,creat,truncate,mkdir,mkdirat,mknod,mknodat,unlink,unlinkat,"
                      "rmdir,rename,renameat,renameat2,link,linkat,symlink,symlinkat,chmod,"
                      "fchmodat,chown,lchown,fchownat,utimensat")
+        report = os.path.join(work, "report.json")
+        peaks = []
+
+        def read_peak(name):
+            if name == "hutch -b ptrace":
+                with open(report) as f:
+                    peaks.append(json.load(f)["supervisor_max_rss_kib"] / 1024.0)
+
         for title, wdir, cmd in workloads:
             modes = [("bare", cmd, wdir, env)]
             hutch_cmd = [a.hutch, "run", "-b", "ptrace", "--quiet", "-w", wdir, "-w", tmp,
-                         "-w", "/dev", "--"] + cmd
+                         "-w", "/dev", "--report", report, "--"] + cmd
             modes.append(("hutch -b ptrace", hutch_cmd, wdir, env))
             if a.catbox_python:
                 modes.append(("catbox 1.7.0", [a.catbox_python, os.path.join(HERE, "catbox_run.py"),
@@ -126,7 +137,8 @@ def tracer_tables(a, out):
                 modes.append(("proot", ["proot", "-w", wdir] + cmd, wdir, env))
             print("workload: " + title, file=sys.stderr)
             run_timed(cmd, wdir, env)  # warm the page cache
-            samples, failures = interleave(modes, a.rounds)
+            lua = wdir == workloads[0][1]
+            samples, failures = interleave(modes, a.rounds, after=read_peak if lua else None)
             table = Table(title, ["mode", "CPU median s", "CPU min-max", "CPU x bare",
                                   "wall median s", "wall min-max", "wall x bare"])
             base_cpu = statistics.median(c for _, c in samples["bare"])
@@ -141,6 +153,14 @@ def tracer_tables(a, out):
                 wm, wr = fmt(walls)
                 table.row([name, cm, cr, "%.3f" % (statistics.median(cpus) / base_cpu), wm, wr,
                            "%.3f" % (statistics.median(walls) / base_wall)])
+            out.append(table.text())
+            print(table.text())
+        if peaks:
+            # The supervisor's peak RSS, from the reports of the Lua-build runs above.
+            table = Table("Peak RSS of the hutch supervisor during the Lua build (ptrace)",
+                          ["samples", "median MiB", "min-max MiB"])
+            m, r = fmt(peaks, 1.0, 2)
+            table.row([len(peaks), m, r])
             out.append(table.text())
             print(table.text())
     finally:
@@ -220,33 +240,6 @@ def inversion_table(a, out):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def memory_table(a, out):
-    """Peak RSS of the hutch supervisor during the Lua build (from hutch's JSON report)."""
-    import json
-    work = tempfile.mkdtemp(prefix="hutch-mem-")
-    try:
-        lua = os.path.join(work, "lua")
-        shutil.copytree(a.lua_src, lua)
-        shutil.copy(os.path.join(HERE, "lua.mk"), os.path.join(lua, "Makefile"))
-        report = os.path.join(work, "report.json")
-        peaks = []
-        for _ in range(a.rounds):
-            subprocess.check_call([a.hutch, "run", "-b", "ptrace", "--quiet", "-w", lua, "-w", "/tmp",
-                                   "-w", "/dev", "--report", report, "--", "sh", "-c",
-                                   "make -s clean && make -s -j2"], cwd=lua,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            with open(report) as f:
-                peaks.append(json.load(f)["supervisor_max_rss_kib"] / 1024.0)
-        table = Table("Peak RSS of the hutch supervisor during the Lua build",
-                      ["backend", "median MiB", "min-max MiB"])
-        m, r = fmt(peaks, 1.0, 2)
-        table.row(["ptrace", m, r])
-        out.append(table.text())
-        print(table.text())
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--hutch", required=True)
@@ -256,7 +249,7 @@ def main():
     p.add_argument("--sandboxlib-python")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--startup-runs", type=int, default=20)
-    p.add_argument("--only", choices=["tracer", "startup", "inversion", "memory"])
+    p.add_argument("--only", choices=["tracer", "startup", "inversion"])
     p.add_argument("--out")
     a = p.parse_args()
     # Workloads run in their own directories: resolve every program path first.
@@ -267,8 +260,7 @@ def main():
            "Machine: %s, %d cores, kernel %s; %s; %d interleaved rounds; medians." % (
                platform.processor() or platform.machine(), os.cpu_count(), platform.release(),
                time.strftime("%Y-%m-%d"), a.rounds)]
-    steps = {"tracer": tracer_tables, "startup": startup_table, "inversion": inversion_table,
-             "memory": memory_table}
+    steps = {"tracer": tracer_tables, "startup": startup_table, "inversion": inversion_table}
     for name, step in steps.items():
         if a.only in (None, name):
             step(a, out)
