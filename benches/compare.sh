@@ -21,7 +21,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 fi
 
 catbox_python=""
-if command -v pyenv >/dev/null && pyenv versions --bare | grep -qx '2.7.18'; then
+if command -v pyenv >/dev/null && [ -d "$(pyenv root)/versions/2.7.18" ]; then
   py2=$(PYENV_VERSION=2.7.18 pyenv which python)
   "$py2" -c 'import catbox' 2>/dev/null || "$py2" -m pip install -q catbox==1.7.0 >&2 || true
   "$py2" -c 'import catbox' 2>/dev/null && catbox_python=$py2
