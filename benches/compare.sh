@@ -47,3 +47,4 @@ python3 benches/compare/compare.py --hutch target/release/hutch \
   ${catbox_python:+--catbox-python "$catbox_python"} \
   ${sandboxlib_python:+--sandboxlib-python "$sandboxlib_python"} \
   --rounds "$ROUNDS" --out benches/compare/latest.md "$@"
+python3 benches/compare/splice-readme.py
