@@ -14,7 +14,6 @@
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 use hutch_mounts::{LinuxSyscall, MountPlan};
@@ -25,8 +24,7 @@ use crate::config::{Config, ConfigError, Network};
 use crate::error::Error;
 use crate::mountpoint;
 use crate::outcome::Outcome;
-use crate::stdio::plumb;
-use crate::userns::{finish, mount_spec, rusage_children, SETUP_PREFIX};
+use crate::userns::{command, finish, mount_spec, rusage_children, SETUP_PREFIX};
 
 const BACKEND: BackendKind = BackendKind::Chroot;
 
@@ -75,16 +73,7 @@ fn run_created(config: &Config, root: &Path) -> Result<Outcome, Error> {
         sandbox = sandbox.hostname(name);
     }
 
-    let plumbing = plumb(&config.stdin, &config.stdout, &config.stderr)
-        .map_err(|e| Error::setup(BACKEND, "set up standard streams", e))?;
-    let mut command = Command::new(&config.program);
-    command
-        .args(&config.args)
-        .env_clear()
-        .envs(config.effective_env())
-        .stdin(plumbing.stdin)
-        .stdout(plumbing.stdout)
-        .stderr(plumbing.stderr);
+    let (mut command, readers) = command(config, BACKEND)?;
     let cwd = config.effective_cwd();
     let root_dir = root.to_path_buf();
 
@@ -110,5 +99,5 @@ fn run_created(config: &Config, root: &Path) -> Result<Outcome, Error> {
             command.exec()
         },
     );
-    finish(BACKEND, config, spawned, plumbing.readers, before, started)
+    finish(BACKEND, config, spawned, readers, before, started)
 }

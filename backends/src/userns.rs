@@ -119,16 +119,7 @@ fn run_created(config: &Config, root: &Path) -> Result<Outcome, Error> {
         sandbox = sandbox.hostname(name);
     }
 
-    let plumbing = plumb(&config.stdin, &config.stdout, &config.stderr)
-        .map_err(|e| Error::setup(BACKEND, "set up standard streams", e))?;
-    let mut command = Command::new(&config.program);
-    command
-        .args(&config.args)
-        .env_clear()
-        .envs(config.effective_env())
-        .stdin(plumbing.stdin)
-        .stdout(plumbing.stdout)
-        .stderr(plumbing.stderr);
+    let (mut command, readers) = command(config, BACKEND)?;
     let cwd = config.effective_cwd();
 
     let before = rusage_children();
@@ -145,13 +136,29 @@ fn run_created(config: &Config, root: &Path) -> Result<Outcome, Error> {
             command.exec()
         },
     );
-    let mut outcome = finish(BACKEND, config, spawned, plumbing.readers, before, started)?;
+    let mut outcome = finish(BACKEND, config, spawned, readers, before, started)?;
     if config.writable == Writable::All {
         outcome
             .notes
             .push("everything writable: the root is bound read-write".to_string());
     }
     Ok(outcome)
+}
+
+/// The command to exec, with its environment and its streams plumbed (shared with the chroot
+/// backend).
+pub(crate) fn command(config: &Config, backend: BackendKind) -> Result<(Command, Readers), Error> {
+    let plumbing = plumb(&config.stdin, &config.stdout, &config.stderr)
+        .map_err(|e| Error::setup(backend, "set up standard streams", e))?;
+    let mut command = Command::new(&config.program);
+    command
+        .args(&config.args)
+        .env_clear()
+        .envs(config.effective_env())
+        .stdin(plumbing.stdin)
+        .stdout(plumbing.stdout)
+        .stderr(plumbing.stderr);
+    Ok((command, plumbing.readers))
 }
 
 /// Waits for a hutch-ns sandbox and assembles the outcome (shared with the chroot backend).
