@@ -30,24 +30,7 @@ const BACKEND: BackendKind = BackendKind::Chroot;
 
 /// Runs `config` (validated, supported by this backend) in a chroot.
 pub(crate) fn run(config: &Config) -> Result<Outcome, Error> {
-    let root = std::fs::canonicalize(&config.root).map_err(|e| {
-        Error::setup(
-            BACKEND,
-            format!("resolve root {}", config.root.display()),
-            e,
-        )
-    })?;
-    let mounts = config.normalized_mounts()?;
-    let created =
-        mountpoint::create_all(&root, &mounts, !config.root_is_host()).map_err(|(target, e)| {
-            Error::Config(ConfigError::Mount(format!(
-                "mount point {}: {e}",
-                target.display()
-            )))
-        })?;
-    let result = run_created(config, &root);
-    created.remove();
-    result
+    mountpoint::around(config, BACKEND, run_created)
 }
 
 fn run_created(config: &Config, root: &Path) -> Result<Outcome, Error> {

@@ -3,7 +3,11 @@
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+use crate::backend::BackendKind;
+use crate::config::{Config, ConfigError};
+use crate::error::Error;
 use crate::mount::Mount;
+use crate::outcome::Outcome;
 
 /// What [`create_all`] created, in creation order.
 #[derive(Debug, Default)]
@@ -97,4 +101,31 @@ fn create_one(
         }
     }
     Ok(())
+}
+
+/// Resolves the root, creates the mount points the extra mounts need (only under a root other
+/// than the host's), runs `body` with the resolved root, and removes them again, in reverse
+/// order, whatever `body` returned. Shared by the userns and chroot backends.
+pub(crate) fn around(
+    config: &Config,
+    backend: BackendKind,
+    body: impl FnOnce(&Config, &Path) -> Result<Outcome, Error>,
+) -> Result<Outcome, Error> {
+    let root = std::fs::canonicalize(config.get_root()).map_err(|e| {
+        Error::setup(
+            backend,
+            format!("resolve root {}", config.get_root().display()),
+            e,
+        )
+    })?;
+    let mounts = config.normalized_mounts()?;
+    let created = create_all(&root, &mounts, !config.root_is_host()).map_err(|(target, e)| {
+        Error::Config(ConfigError::Mount(format!(
+            "mount point {}: {e}",
+            target.display()
+        )))
+    })?;
+    let result = body(config, &root);
+    created.remove();
+    result
 }
