@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 
 use crate::error::TraceError;
-use crate::outcome::{LandlockStatus, Observer, Policy, TraceOutcome};
+use crate::outcome::{Engine, LandlockStatus, Observer, Policy, TraceOutcome};
 use crate::sys::{self, Stage};
 use crate::{filter, run, sandbox};
 
@@ -50,6 +50,7 @@ pub struct Tracer<'a> {
     pub(crate) chroot: Option<PathBuf>,
     stdio: [Stdio; 3],
     pub(crate) observer: Option<&'a mut dyn Observer>,
+    engine: Engine,
 }
 
 impl<'a> Tracer<'a> {
@@ -65,6 +66,7 @@ impl<'a> Tracer<'a> {
             chroot: None,
             stdio: Default::default(),
             observer: None,
+            engine: Engine::Auto,
         }
     }
 
@@ -135,6 +137,12 @@ impl<'a> Tracer<'a> {
         self
     }
 
+    /// The interception engine ([`Engine::Auto`] by default).
+    pub fn engine(&mut self, engine: Engine) -> &mut Self {
+        self.engine = engine;
+        self
+    }
+
     /// Hooks called during the run, on the calling thread.
     pub fn observer(&mut self, observer: &'a mut dyn Observer) -> &mut Self {
         self.observer = Some(observer);
@@ -147,6 +155,12 @@ impl<'a> Tracer<'a> {
     /// calling process (no signal handler, no atexit hook); the traced tree cannot outlive
     /// the calling thread (PTRACE_O_EXITKILL on every tracee, PR_SET_PDEATHSIG on the child).
     pub fn run(&mut self) -> Result<TraceOutcome, TraceError> {
+        if self.engine.resolve() == Engine::Notify {
+            return Err(TraceError::Setup {
+                stage: "notify",
+                errno: Errno::ENOSYS,
+            });
+        }
         let program = self
             .program
             .clone()

@@ -113,7 +113,7 @@ pub use error::TraceError;
 pub use filter::summary as filter_summary;
 pub use hutch_pathset::PathSet;
 pub use outcome::{
-    ExitStatus, LandlockStatus, NetworkViolation, Observer, ObserverError, Policy, TraceOutcome,
+    Engine, ExitStatus, LandlockStatus, NetworkViolation, Observer, ObserverError, Policy, TraceOutcome,
     Usage, Violation,
 };
 

@@ -40,6 +40,41 @@ impl Policy {
     }
 }
 
+/// How the tracer intercepts the calls the seccomp filter selects.
+///
+/// Both engines install the same flag-aware filter and Landlock backstop and judge calls the
+/// same way; they differ in how a selected call reaches the tracer and how the process tree
+/// is kept on a leash.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// [`Engine::Notify`] when the kernel supports it (Linux 5.19 or later, for exact records
+    /// under signals), else [`Engine::Ptrace`].
+    #[default]
+    Auto,
+    /// `PTRACE_SEIZE` of every process (auto-attached on fork, vfork, clone), seccomp
+    /// `RET_TRACE` stops, one `wait4` loop. Costs a stop per fork, clone, exec and exit too.
+    Ptrace,
+    /// seccomp user notifications (`SECCOMP_RET_USER_NOTIF`, answered with `CONTINUE`, an
+    /// error or a faked result) served by the calling thread, woken on the notifying CPU
+    /// (`SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`, 6.6+). A small keeper process (a child
+    /// subreaper) runs the command, reports its status and kills the rest of the tree when
+    /// the command or the tracer ends. Forks, execs and exits never stop.
+    Notify,
+}
+
+impl Engine {
+    /// The engine a run with this setting uses on this kernel: `Auto` becomes `Notify` when
+    /// the kernel can serve it, else `Ptrace`; the others stay as they are.
+    pub fn resolve(self) -> Engine {
+        match self {
+            // Until the notify engine lands, Auto stays on ptrace.
+            Engine::Auto if false && crate::sys::notify_supported() => Engine::Notify,
+            Engine::Auto => Engine::Ptrace,
+            chosen => chosen,
+        }
+    }
+}
+
 /// How the main command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
@@ -127,6 +162,8 @@ pub struct TraceOutcome {
     pub landlock: LandlockStatus,
     /// Resource usage of the main command, when it was reaped by the tracer.
     pub usage: Usage,
+    /// The engine that ran ([`Engine::Ptrace`] or [`Engine::Notify`], never `Auto`).
+    pub engine: Engine,
 }
 
 /// The error an [`Observer`] hook returns to abort a run.

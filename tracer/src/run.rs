@@ -167,6 +167,7 @@ impl<'s> Session<'s> {
             leftovers: records.leftovers,
             landlock: self.landlock,
             usage: self.usage,
+            engine: crate::outcome::Engine::Ptrace,
         })
     }
 

@@ -431,3 +431,37 @@ pub fn is_executable(path: &CString) -> bool {
     // SAFETY: path is NUL-terminated.
     unsafe { libc::access(path.as_ptr(), libc::X_OK) == 0 }
 }
+
+/// `SECCOMP_GET_ACTION_AVAIL`.
+const SECCOMP_GET_ACTION_AVAIL: libc::c_uint = 2;
+
+/// True when the kernel can serve [`crate::Engine::Notify`] with exact records: the
+/// `USER_NOTIF` action exists and the kernel is 5.19 or later (`CONTINUE` is 5.5,
+/// `WAIT_KILLABLE_RECV` 5.19).
+pub fn notify_supported() -> bool {
+    let action: u32 = libc::SECCOMP_RET_USER_NOTIF;
+    // SAFETY: the action pointer is valid for the call; GET_ACTION_AVAIL only reads it.
+    let avail = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_GET_ACTION_AVAIL,
+            0,
+            &action as *const u32,
+        )
+    } == 0;
+    avail && kernel_at_least(5, 19)
+}
+
+/// True when the running kernel's release is at least `major.minor`.
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let Ok(uts) = nix::sys::utsname::uname() else {
+        return false;
+    };
+    let release = uts.release().to_string_lossy().into_owned();
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (a, b) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (a, b) >= (major, minor)
+}
