@@ -11,7 +11,7 @@ use nix::errno::Errno;
 use crate::error::TraceError;
 use crate::outcome::{Engine, LandlockStatus, Observer, Policy, TraceOutcome};
 use crate::sys::{self, Stage};
-use crate::{filter, run, sandbox};
+use crate::{filter, notify, run, sandbox};
 
 /// Where a standard stream of the traced command goes.
 #[derive(Debug, Default)]
@@ -155,12 +155,6 @@ impl<'a> Tracer<'a> {
     /// calling process (no signal handler, no atexit hook); the traced tree cannot outlive
     /// the calling thread (PTRACE_O_EXITKILL on every tracee, PR_SET_PDEATHSIG on the child).
     pub fn run(&mut self) -> Result<TraceOutcome, TraceError> {
-        if self.engine.resolve() == Engine::Notify {
-            return Err(TraceError::Setup {
-                stage: "notify",
-                errno: Errno::ENOSYS,
-            });
-        }
         let program = self
             .program
             .clone()
@@ -236,10 +230,21 @@ impl<'a> Tracer<'a> {
                 LandlockStatus::Enforced { abi },
             )
         };
-        let prog = filter::build(self.policy.network);
+        let engine = self.engine.resolve();
+        let intercept = match engine {
+            Engine::Notify => filter::Intercept::Notify,
+            _ => filter::Intercept::Trace,
+        };
+        let prog = filter::build(self.policy.network, intercept);
 
         let (release_r, release_w) = sys::pipe().map_err(TraceError::sys("pipe"))?;
         let (report_r, report_w) = sys::report_pipe().map_err(TraceError::sys("pipe"))?;
+        let sockets = match engine {
+            Engine::Notify => {
+                Some(sys::listener_socketpair().map_err(TraceError::sys("socketpair"))?)
+            }
+            _ => None,
+        };
         let raw = |fd: &Option<OwnedFd>| fd.as_ref().map(AsRawFd::as_raw_fd);
         let plan = sys::ChildPlan {
             program: &exe_c,
@@ -253,7 +258,36 @@ impl<'a> Tracer<'a> {
             release: release_r.as_raw_fd(),
             report: report_w.as_raw_fd(),
             parent: std::process::id() as i32,
+            listener_socket: sockets.as_ref().map(|(_, child)| child.as_raw_fd()),
+            sigmask: None,
+            sigchld: None,
         };
+        if let Some((socket, child_socket)) = sockets {
+            let (records_r, records_w) = sys::pipe().map_err(TraceError::sys("pipe"))?;
+            let keeper = sys::KeeperPlan {
+                child: plan,
+                tracer: std::process::id() as i32,
+                records: records_w.as_raw_fd(),
+                wait_for_all: self.policy.wait_for_all,
+            };
+            let keeper = sys::spawn_keeper(&keeper).map_err(TraceError::sys("fork"))?;
+            drop((
+                release_r,
+                report_w,
+                landlock_fd,
+                stdio_fds,
+                records_w,
+                child_socket,
+            ));
+            let ends = notify::Ends {
+                keeper,
+                records: records_r,
+                socket,
+                report: report_r,
+                release: release_w,
+            };
+            return notify::Session::new(self, writable_host, landlock, exe).run(ends);
+        }
         let pid = sys::spawn_child(&plan).map_err(TraceError::sys("fork"))?;
         drop((release_r, report_w, landlock_fd, stdio_fds));
         let session = run::Session::new(self, pid, writable_host, landlock, report_r, exe);

@@ -82,7 +82,16 @@ pub fn summary(network: bool) -> String {
 }
 
 const RET_ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
-const RET_TRACE: u32 = libc::SECCOMP_RET_TRACE;
+
+/// How a call the tracer must judge reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Intercept {
+    /// A `PTRACE_EVENT_SECCOMP` stop (ptrace engine).
+    Trace = libc::SECCOMP_RET_TRACE,
+    /// A notification on the listener (notify engine).
+    Notify = libc::SECCOMP_RET_USER_NOTIF,
+}
 const RET_KILL: u32 = libc::SECCOMP_RET_KILL_PROCESS;
 const fn ret_errno(errno: i32) -> u32 {
     libc::SECCOMP_RET_ERRNO | (errno as u32 & libc::SECCOMP_RET_DATA)
@@ -131,8 +140,10 @@ fn fixed(prog: &mut Vec<libc::sock_filter>, nr: i64, action: u32) {
     prog.push(stmt(BPF_RET_K, action));
 }
 
-/// Builds the program for a policy with the network on or off.
-pub(crate) fn build(network: bool) -> Vec<libc::sock_filter> {
+/// Builds the program for a policy with the network on or off; calls to judge get
+/// `intercept` (`hit` for the ptrace engine, `RET_USER_NOTIF` for the notify engine).
+pub(crate) fn build(network: bool, intercept: Intercept) -> Vec<libc::sock_filter> {
+    let hit = intercept as u32;
     let mut prog = vec![
         stmt(BPF_LD_W_ABS, OFF_ARCH),
         jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
@@ -150,7 +161,7 @@ pub(crate) fn build(network: bool) -> Vec<libc::sock_filter> {
         2,
         BPF_JSET_K,
         OPEN_WRITE_FLAGS,
-        RET_TRACE,
+        hit,
         RET_ALLOW,
     );
     arg_test(
@@ -159,7 +170,7 @@ pub(crate) fn build(network: bool) -> Vec<libc::sock_filter> {
         1,
         BPF_JSET_K,
         OPEN_WRITE_FLAGS,
-        RET_TRACE,
+        hit,
         RET_ALLOW,
     );
     arg_test(
@@ -187,9 +198,9 @@ pub(crate) fn build(network: bool) -> Vec<libc::sock_filter> {
             BPF_JEQ_K,
             libc::AF_UNIX as u32,
             RET_ALLOW,
-            RET_TRACE,
+            hit,
         );
-        fixed(&mut prog, libc::SYS_connect, RET_TRACE);
+        fixed(&mut prog, libc::SYS_connect, hit);
     }
     for (nr, _) in TABLE {
         if matches!(
@@ -198,7 +209,7 @@ pub(crate) fn build(network: bool) -> Vec<libc::sock_filter> {
         ) {
             continue;
         }
-        fixed(&mut prog, *nr, RET_TRACE);
+        fixed(&mut prog, *nr, hit);
     }
     prog.push(stmt(BPF_RET_K, RET_ALLOW));
     prog
@@ -207,6 +218,8 @@ pub(crate) fn build(network: bool) -> Vec<libc::sock_filter> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const RET_TRACE: u32 = libc::SECCOMP_RET_TRACE;
 
     /// A tiny cBPF interpreter for the subset the builder emits.
     fn run(prog: &[libc::sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
@@ -241,7 +254,7 @@ mod tests {
 
     #[test]
     fn decisions() {
-        let prog = build(false);
+        let prog = build(false, Intercept::Trace);
         let a = AUDIT_ARCH_X86_64;
         let nr = |n: i64| n as u32;
         assert_eq!(run(&prog, a, nr(libc::SYS_getppid), [0; 6]), RET_ALLOW);
@@ -327,7 +340,7 @@ mod tests {
         assert_eq!(run(&prog, a, 0x4000_0000 | 2, [0; 6]), RET_KILL);
         assert_eq!(run(&prog, a, 0x7fff_ffff, [0; 6]), RET_KILL);
         assert_eq!(run(&prog, a, u32::MAX, [0; 6]), ret_errno(libc::ENOSYS));
-        let open = build(true);
+        let open = build(true, Intercept::Trace);
         assert_eq!(
             run(
                 &open,

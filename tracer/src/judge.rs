@@ -1,28 +1,57 @@
-//! Deciding one seccomp stop: read the call, resolve its paths, allow, deny or fake it.
+//! Deciding one intercepted call: read it, resolve its paths, allow, deny or fake it. Shared
+//! by both engines; the engine only delivers the call and applies the verdict.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
+use hutch_pathset::PathSet;
 use nix::errno::Errno;
 
+use crate::command::Tracer;
 use crate::error::TraceError;
 use crate::filter::{AUDIT_ARCH_X86_64, OPEN_WRITE_FLAGS};
 use crate::net::{self, Addr};
-use crate::outcome::{NetworkViolation, Violation};
+use crate::outcome::{NetworkViolation, Observer, Violation};
 use crate::resolve::{self, Base, Resolved};
-use crate::run::Session;
-use crate::stop::SeccompStop;
-use crate::sys;
+use crate::sandbox;
 use crate::syscalls::{self, Class, Follow, Spec, Target, AT_EMPTY_PATH};
 
-/// What to do with a stopped call.
+/// What to do with an intercepted call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verdict {
+pub(crate) enum Verdict {
     /// Run it.
     Allow,
-    /// Skip it; it returns this value.
+    /// Do not run it; it returns this value (`-errno` for an error).
     Skip(i64),
+}
+
+/// What a run records.
+#[derive(Default)]
+pub(crate) struct Records {
+    pub(crate) violations: Vec<Violation>,
+    pub(crate) ownerships: Vec<(PathBuf, u32, u32)>,
+    pub(crate) modes: Vec<(PathBuf, u32)>,
+    pub(crate) network: Vec<NetworkViolation>,
+    pub(crate) leftovers: Vec<u32>,
+}
+
+/// The policy of one run, what it recorded, and the observer.
+pub(crate) struct Judge<'s> {
+    writable: PathSet,
+    implicit: PathSet,
+    collect_only: bool,
+    network: bool,
+    fake_ownership: bool,
+    /// The chroot of the whole run, if any.
+    fixed_root: Option<PathBuf>,
+    /// Set once a chroot or pivot_root was allowed: roots are then read per call.
+    root_may_differ: bool,
+    pub(crate) observer: Option<&'s mut dyn Observer>,
+    pub(crate) records: Records,
+    /// An observer hook failed: the engine must abort the run.
+    pub(crate) failed: Option<TraceError>,
+    buf: Vec<u8>,
 }
 
 fn err(errno: Errno) -> Verdict {
@@ -38,39 +67,52 @@ struct Judged {
     resolved: Resolved,
 }
 
-impl Session<'_> {
-    /// Handles a seccomp stop.
-    pub(crate) fn seccomp(&mut self, stop: SeccompStop) -> Result<(), TraceError> {
-        let pid = stop.pid();
-        let info = match stop.info() {
-            Ok(info) => info,
-            Err(Errno::ESRCH) => return Ok(()),
-            Err(errno) => {
-                return Err(TraceError::Sys {
-                    call: "PTRACE_GET_SYSCALL_INFO",
-                    errno,
-                })
-            }
-        };
-        let verdict = match syscalls::spec(info.nr) {
-            Some(spec)
-                if info.op == sys::SYSCALL_INFO_SECCOMP && info.arch == AUDIT_ARCH_X86_64 =>
-            {
-                self.judge(pid, spec, &info.args)
-            }
-            // The filter only traces known x86_64 calls: anything else fails closed.
+impl<'s> Judge<'s> {
+    /// The judge of `tracer`'s policy, with `writable` in the host's view.
+    pub(crate) fn new(tracer: &'s mut Tracer<'_>, writable: PathSet) -> Judge<'s> {
+        let root = tracer.chroot.clone();
+        let mut implicit = PathSet::new();
+        for dev in sandbox::IMPLICIT_WRITABLE {
+            let path = match &root {
+                Some(root) => root.join(dev.trim_start_matches('/')),
+                None => PathBuf::from(dev),
+            };
+            let _ = implicit.insert(path);
+        }
+        let policy = &tracer.policy;
+        Judge {
+            writable,
+            implicit,
+            collect_only: policy.collect_only,
+            network: policy.network,
+            fake_ownership: policy.fake_ownership,
+            root_may_differ: root.is_some(),
+            fixed_root: root,
+            observer: match tracer.observer.as_mut() {
+                Some(o) => Some(&mut **o),
+                None => None,
+            },
+            records: Records::default(),
+            failed: None,
+            buf: Vec::with_capacity(resolve::PATH_MAX),
+        }
+    }
+
+    /// Decides call `nr` of ABI `arch` made by thread `pid` with `args`. Only known x86_64
+    /// calls reach the tracer; anything else fails closed with ENOSYS.
+    pub(crate) fn decide(&mut self, pid: i32, arch: u32, nr: u64, args: &[u64; 6]) -> Verdict {
+        match syscalls::spec(nr) {
+            Some(spec) if arch == AUDIT_ARCH_X86_64 => self.judge(pid, spec, args),
             _ => err(Errno::ENOSYS),
-        };
-        let result = match verdict {
-            Verdict::Allow => stop.allow(),
-            Verdict::Skip(ret) => stop.skip(ret),
-        };
-        match result {
-            Ok(()) | Err(Errno::ESRCH) => Ok(()),
-            Err(errno) => Err(TraceError::Sys {
-                call: "PTRACE_CONT",
-                errno,
-            }),
+        }
+    }
+
+    /// Records a violation and tells the observer; an observer error is kept in `failed`.
+    fn violation(&mut self, violation: Violation) {
+        let hook = self.observer.as_mut().map(|o| o.violation(&violation));
+        self.records.violations.push(violation);
+        if let Some(Err(e)) = hook {
+            self.failed.get_or_insert(TraceError::Observer(e));
         }
     }
 

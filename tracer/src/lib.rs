@@ -100,6 +100,7 @@ mod error;
 mod filter;
 mod judge;
 mod net;
+mod notify;
 mod outcome;
 mod resolve;
 mod run;
@@ -113,8 +114,8 @@ pub use error::TraceError;
 pub use filter::summary as filter_summary;
 pub use hutch_pathset::PathSet;
 pub use outcome::{
-    Engine, ExitStatus, LandlockStatus, NetworkViolation, Observer, ObserverError, Policy, TraceOutcome,
-    Usage, Violation,
+    Engine, ExitStatus, LandlockStatus, NetworkViolation, Observer, ObserverError, Policy,
+    TraceOutcome, Usage, Violation,
 };
 
 /// Reads a NUL-terminated path of process `pid` at `addr` with `process_vm_readv` (the

@@ -67,8 +67,7 @@ impl Engine {
     /// the kernel can serve it, else `Ptrace`; the others stay as they are.
     pub fn resolve(self) -> Engine {
         match self {
-            // Until the notify engine lands, Auto stays on ptrace.
-            Engine::Auto if false && crate::sys::notify_supported() => Engine::Notify,
+            Engine::Auto if crate::sys::notify_supported() => Engine::Notify,
             Engine::Auto => Engine::Ptrace,
             chosen => chosen,
         }

@@ -10,12 +10,11 @@ use nix::errno::Errno;
 
 use crate::command::{setup_error, Tracer};
 use crate::error::TraceError;
-use crate::outcome::{
-    ExitStatus, LandlockStatus, NetworkViolation, Observer, TraceOutcome, Usage, Violation,
-};
+use crate::judge::{Judge, Verdict};
+use crate::outcome::{ExitStatus, LandlockStatus, TraceOutcome, Usage};
 use crate::resolve::tgid_of;
-use crate::stop::{Event, Stop};
-use crate::{sandbox, sys};
+use crate::stop::{Event, SeccompStop, Stop};
+use crate::sys;
 
 const OPTIONS: libc::c_int = libc::PTRACE_O_EXITKILL
     | libc::PTRACE_O_TRACESECCOMP
@@ -25,25 +24,10 @@ const OPTIONS: libc::c_int = libc::PTRACE_O_EXITKILL
     | libc::PTRACE_O_TRACECLONE
     | libc::PTRACE_O_TRACEEXEC;
 
-/// What a run records.
-#[derive(Default)]
-pub(crate) struct Records {
-    pub(crate) violations: Vec<Violation>,
-    pub(crate) ownerships: Vec<(PathBuf, u32, u32)>,
-    pub(crate) modes: Vec<(PathBuf, u32)>,
-    pub(crate) network: Vec<NetworkViolation>,
-    pub(crate) leftovers: Vec<u32>,
-}
-
 /// One traced run.
 pub(crate) struct Session<'s> {
-    pub(crate) writable: PathSet,
-    pub(crate) implicit: PathSet,
-    pub(crate) collect_only: bool,
-    pub(crate) network: bool,
-    pub(crate) fake_ownership: bool,
+    judge: Judge<'s>,
     wait_for_all: bool,
-    observer: Option<&'s mut dyn Observer>,
     main: i32,
     exe: PathBuf,
     report: OwnedFd,
@@ -53,13 +37,7 @@ pub(crate) struct Session<'s> {
     killing: bool,
     main_status: Option<ExitStatus>,
     usage: Usage,
-    /// The chroot of the whole run, if any.
-    pub(crate) fixed_root: Option<PathBuf>,
-    /// Set once a chroot or pivot_root was allowed: roots are then read per call.
-    pub(crate) root_may_differ: bool,
     abort: Option<TraceError>,
-    pub(crate) records: Records,
-    pub(crate) buf: Vec<u8>,
 }
 
 fn tv(t: libc::timeval) -> Duration {
@@ -86,27 +64,10 @@ impl<'s> Session<'s> {
         report: OwnedFd,
         exe: PathBuf,
     ) -> Session<'s> {
-        let root = tracer.chroot.clone();
-        let mut implicit = PathSet::new();
-        for dev in sandbox::IMPLICIT_WRITABLE {
-            let path = match &root {
-                Some(root) => root.join(dev.trim_start_matches('/')),
-                None => PathBuf::from(dev),
-            };
-            let _ = implicit.insert(path);
-        }
-        let policy = &tracer.policy;
+        let wait_for_all = tracer.policy.wait_for_all;
         Session {
-            writable,
-            implicit,
-            collect_only: policy.collect_only,
-            network: policy.network,
-            fake_ownership: policy.fake_ownership,
-            wait_for_all: policy.wait_for_all,
-            observer: match tracer.observer.as_mut() {
-                Some(o) => Some(&mut **o),
-                None => None,
-            },
+            judge: Judge::new(tracer, writable),
+            wait_for_all,
             main,
             exe,
             report,
@@ -116,11 +77,7 @@ impl<'s> Session<'s> {
             killing: false,
             main_status: None,
             usage: Usage::default(),
-            root_may_differ: root.is_some(),
-            fixed_root: root,
             abort: None,
-            records: Records::default(),
-            buf: Vec::with_capacity(crate::resolve::PATH_MAX),
         }
     }
 
@@ -134,6 +91,7 @@ impl<'s> Session<'s> {
                 errno,
             });
         } else if let Some(Err(e)) = self
+            .judge
             .observer
             .as_mut()
             .map(|o| o.child_initialized(self.main as u32))
@@ -157,7 +115,7 @@ impl<'s> Session<'s> {
             call: "wait4",
             errno: Errno::ECHILD,
         })?;
-        let records = std::mem::take(&mut self.records);
+        let records = std::mem::take(&mut self.judge.records);
         Ok(TraceOutcome {
             status,
             violations: records.violations,
@@ -191,8 +149,11 @@ impl<'s> Session<'s> {
     fn kill(&mut self, tid: i32, tgid: i32) {
         if self.killed.insert(tid) {
             let tgid = tgid as u32;
-            if tid != self.main && self.abort.is_none() && !self.records.leftovers.contains(&tgid) {
-                self.records.leftovers.push(tgid);
+            if tid != self.main
+                && self.abort.is_none()
+                && !self.judge.records.leftovers.contains(&tgid)
+            {
+                self.judge.records.leftovers.push(tgid);
             }
             sys::kill(tid, libc::SIGKILL);
         }
@@ -282,7 +243,7 @@ impl<'s> Session<'s> {
         let unexpected =
             !known || (matches!(status, ExitStatus::Signaled(_)) && !self.killed.contains(&pid));
         if unexpected && self.abort.is_none() {
-            if let Some(observer) = self.observer.as_mut() {
+            if let Some(observer) = self.judge.observer.as_mut() {
                 observer
                     .child_died_unexpectedly(pid as u32)
                     .map_err(TraceError::Observer)?;
@@ -291,13 +252,32 @@ impl<'s> Session<'s> {
         Ok(())
     }
 
-    /// Records a violation and tells the observer; an observer error aborts the run.
-    pub(crate) fn violation(&mut self, violation: Violation) {
-        let hook = self.observer.as_mut().map(|o| o.violation(&violation));
-        self.records.violations.push(violation);
-        if let Some(Err(e)) = hook {
-            self.fail(TraceError::Observer(e));
+    /// Handles a seccomp stop: the judge decides, the stop applies the verdict.
+    fn seccomp(&mut self, stop: SeccompStop) -> Result<(), TraceError> {
+        let info = match stop.info() {
+            Ok(info) => info,
+            Err(Errno::ESRCH) => return Ok(()),
+            Err(errno) => {
+                return Err(TraceError::Sys {
+                    call: "PTRACE_GET_SYSCALL_INFO",
+                    errno,
+                })
+            }
+        };
+        let verdict = if info.op == sys::SYSCALL_INFO_SECCOMP {
+            self.judge
+                .decide(stop.pid(), info.arch, info.nr, &info.args)
+        } else {
+            Verdict::Skip(-i64::from(libc::ENOSYS))
+        };
+        if let Some(err) = self.judge.failed.take() {
+            self.fail(err);
         }
+        let result = match verdict {
+            Verdict::Allow => stop.allow(),
+            Verdict::Skip(ret) => stop.skip(ret),
+        };
+        tolerate_gone(result, "PTRACE_CONT")
     }
 }
 

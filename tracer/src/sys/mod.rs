@@ -6,9 +6,17 @@
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
+
+mod child;
+mod keeper;
+mod notify;
+
+pub use child::{read_report, release, spawn_child, ChildPlan, Stage};
+pub use keeper::{spawn_keeper, KeeperPlan, Record, KILL_TREE, RECORD_LEN};
+pub use notify::{listener_socketpair, notify_supported, Listener};
 
 /// `PTRACE_GET_SYSCALL_INFO`.
 const PTRACE_GET_SYSCALL_INFO: libc::c_uint = 0x420e;
@@ -20,7 +28,6 @@ const ORIG_RAX_OFFSET: usize = 15 * 8;
 const RAX_OFFSET: usize = 10 * 8;
 /// `landlock_restrict_self` (x86_64).
 const SYS_LANDLOCK_CREATE_RULESET: libc::c_long = 444;
-const SYS_LANDLOCK_RESTRICT_SELF: libc::c_long = 446;
 const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
 
 /// What `PTRACE_GET_SYSCALL_INFO` returns for a seccomp stop (the kernel's layout).
@@ -221,247 +228,8 @@ pub fn dup_high(fd: RawFd) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
-/// Stages of the child's setup, reported with the errno when one fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Stage {
-    /// Waiting for the tracer to attach.
-    Release = 1,
-    /// Redirecting standard descriptors.
-    Stdio = 2,
-    /// `chroot`.
-    Chroot = 3,
-    /// `chdir`.
-    Chdir = 4,
-    /// `PR_SET_NO_NEW_PRIVS`.
-    NoNewPrivs = 5,
-    /// `landlock_restrict_self`.
-    Landlock = 6,
-    /// Installing the seccomp filter.
-    Seccomp = 7,
-    /// `execve`.
-    Exec = 8,
-    /// `PR_SET_PDEATHSIG`.
-    DeathSignal = 9,
-}
-
-impl Stage {
-    /// Decodes a stage number written by the child.
-    pub fn from_u32(v: u32) -> Option<Stage> {
-        use Stage::*;
-        [
-            Release,
-            Stdio,
-            Chroot,
-            Chdir,
-            NoNewPrivs,
-            Landlock,
-            Seccomp,
-            Exec,
-            DeathSignal,
-        ]
-        .into_iter()
-        .find(|s| *s as u32 == v)
-    }
-}
-
-/// Everything the child needs, prepared before the fork (no allocation after it).
-pub struct ChildPlan<'a> {
-    /// Path to `execve`.
-    pub program: &'a CString,
-    /// NULL-terminated argv pointers.
-    pub argv: &'a [*const libc::c_char],
-    /// NULL-terminated envp pointers.
-    pub envp: &'a [*const libc::c_char],
-    /// Descriptors to place on 0, 1 and 2 (`None` keeps the inherited one).
-    pub stdio: [Option<RawFd>; 3],
-    /// Directory to chroot into.
-    pub chroot: Option<&'a CString>,
-    /// Directory to change into (after the chroot).
-    pub cwd: Option<&'a CString>,
-    /// Landlock ruleset to enforce.
-    pub landlock: Option<RawFd>,
-    /// The seccomp program.
-    pub filter: &'a [libc::sock_filter],
-    /// Read end of the release pipe: the child waits for EOF or a byte.
-    pub release: RawFd,
-    /// Write end of the error pipe.
-    pub report: RawFd,
-    /// The pid of the parent before the fork, to detect its death before PDEATHSIG was set.
-    pub parent: i32,
-}
-
-/// Forks; the child runs the plan and never returns. Returns the child's pid in the parent.
-pub fn spawn_child(plan: &ChildPlan<'_>) -> Result<i32, Errno> {
-    // SAFETY: fork has no memory arguments; the child only runs `child_main`, which restricts
-    // itself to async-signal-safe raw calls on memory that was prepared before the fork.
-    let pid = unsafe { libc::fork() };
-    match pid {
-        -1 => Err(Errno::last()),
-        0 => child_main(plan),
-        pid => Ok(pid),
-    }
-}
-
-fn child_fail(plan: &ChildPlan<'_>, stage: Stage) -> ! {
-    let err = Errno::last_raw() as u32;
-    let mut msg = [0u8; 8];
-    msg[..4].copy_from_slice(&(stage as u32).to_ne_bytes());
-    msg[4..].copy_from_slice(&err.to_ne_bytes());
-    // SAFETY: msg is a live 8-byte buffer; _exit never returns and runs no atexit hooks.
-    unsafe {
-        libc::write(plan.report, msg.as_ptr().cast(), msg.len());
-        libc::_exit(127)
-    }
-}
-
-fn child_main(plan: &ChildPlan<'_>) -> ! {
-    // SAFETY: only raw, async-signal-safe calls on pointers that stay valid (they point into
-    // the parent's memory, duplicated by fork), and no allocation, in the whole block.
-    unsafe {
-        if libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        ) != 0
-        {
-            child_fail(plan, Stage::DeathSignal);
-        }
-        if libc::getppid() != plan.parent {
-            libc::_exit(127);
-        }
-        // Wait until the tracer has seized us: it writes one byte.
-        let mut byte = 0u8;
-        loop {
-            let n = libc::read(plan.release, (&mut byte as *mut u8).cast(), 1);
-            if n == 1 {
-                break;
-            }
-            if n == 0 || Errno::last() != Errno::EINTR {
-                // The tracer gave up: exit without running anything.
-                libc::_exit(127);
-            }
-        }
-        for (target, src) in plan.stdio.iter().enumerate() {
-            if let Some(src) = src {
-                if libc::dup2(*src, target as RawFd) < 0 {
-                    child_fail(plan, Stage::Stdio);
-                }
-            }
-        }
-        if let Some(root) = plan.chroot {
-            if libc::chroot(root.as_ptr()) != 0 {
-                child_fail(plan, Stage::Chroot);
-            }
-            if plan.cwd.is_none() && libc::chdir(c"/".as_ptr()) != 0 {
-                child_fail(plan, Stage::Chdir);
-            }
-        }
-        if let Some(cwd) = plan.cwd {
-            if libc::chdir(cwd.as_ptr()) != 0 {
-                child_fail(plan, Stage::Chdir);
-            }
-        }
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-            child_fail(plan, Stage::NoNewPrivs);
-        }
-        if let Some(fd) = plan.landlock {
-            if libc::syscall(SYS_LANDLOCK_RESTRICT_SELF, fd, 0) != 0 {
-                child_fail(plan, Stage::Landlock);
-            }
-        }
-        let prog = libc::sock_fprog {
-            len: plan.filter.len() as libc::c_ushort,
-            filter: plan.filter.as_ptr() as *mut libc::sock_filter,
-        };
-        if libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            0,
-            &prog as *const libc::sock_fprog,
-        ) != 0
-        {
-            child_fail(plan, Stage::Seccomp);
-        }
-        libc::execve(
-            plan.program.as_ptr(),
-            plan.argv.as_ptr(),
-            plan.envp.as_ptr(),
-        );
-        child_fail(plan, Stage::Exec)
-    }
-}
-
-/// Reads the child's `(stage, errno)` report, if it wrote one (call it after the child was
-/// reaped; the pipe is non-blocking).
-pub fn read_report(fd: &OwnedFd) -> Option<(u32, i32)> {
-    let mut msg = [0u8; 8];
-    let mut got = 0;
-    while got < msg.len() {
-        // SAFETY: the pointer and length describe the unfilled tail of `msg`.
-        let n = unsafe {
-            libc::read(
-                fd.as_raw_fd(),
-                msg[got..].as_mut_ptr().cast(),
-                msg.len() - got,
-            )
-        };
-        if n > 0 {
-            got += n as usize;
-        } else if n == 0 || Errno::last() != Errno::EINTR {
-            break;
-        }
-    }
-    (got == msg.len()).then(|| {
-        let stage = u32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]);
-        let err = i32::from_ne_bytes([msg[4], msg[5], msg[6], msg[7]]);
-        (stage, err)
-    })
-}
-
-/// Writes one byte to release the child.
-pub fn release(fd: OwnedFd) -> Result<(), Errno> {
-    nix::unistd::write(&fd, &[1u8]).map(drop)
-}
-
 /// `access(path, X_OK)` for a path-search candidate.
 pub fn is_executable(path: &CString) -> bool {
     // SAFETY: path is NUL-terminated.
     unsafe { libc::access(path.as_ptr(), libc::X_OK) == 0 }
-}
-
-/// `SECCOMP_GET_ACTION_AVAIL`.
-const SECCOMP_GET_ACTION_AVAIL: libc::c_uint = 2;
-
-/// True when the kernel can serve [`crate::Engine::Notify`] with exact records: the
-/// `USER_NOTIF` action exists and the kernel is 5.19 or later (`CONTINUE` is 5.5,
-/// `WAIT_KILLABLE_RECV` 5.19).
-pub fn notify_supported() -> bool {
-    let action: u32 = libc::SECCOMP_RET_USER_NOTIF;
-    // SAFETY: the action pointer is valid for the call; GET_ACTION_AVAIL only reads it.
-    let avail = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            SECCOMP_GET_ACTION_AVAIL,
-            0,
-            &action as *const u32,
-        )
-    } == 0;
-    avail && kernel_at_least(5, 19)
-}
-
-/// True when the running kernel's release is at least `major.minor`.
-fn kernel_at_least(major: u32, minor: u32) -> bool {
-    let Ok(uts) = nix::sys::utsname::uname() else {
-        return false;
-    };
-    let release = uts.release().to_string_lossy().into_owned();
-    let mut parts = release
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|p| !p.is_empty())
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    let (a, b) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    (a, b) >= (major, minor)
 }
