@@ -153,7 +153,9 @@ impl<'a> Tracer<'a> {
     ///
     /// Standard streams given as descriptors are consumed. Nothing is installed in the
     /// calling process (no signal handler, no atexit hook); the traced tree cannot outlive
-    /// the calling thread (PTRACE_O_EXITKILL on every tracee, PR_SET_PDEATHSIG on the child).
+    /// the calling thread (ptrace engine: PTRACE_O_EXITKILL on every tracee; notify engine:
+    /// the keeper is a subreaper with PR_SET_PDEATHSIG and kills the tree when the thread
+    /// dies).
     pub fn run(&mut self) -> Result<TraceOutcome, TraceError> {
         let program = self
             .program

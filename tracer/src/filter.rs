@@ -1,6 +1,7 @@
 //! The hand-rolled, flag-aware seccomp-bpf program installed in the child before `execve`.
 //!
-//! Shape (x86_64 only):
+//! `TRACE` below is `RET_TRACE` for the ptrace engine and `RET_USER_NOTIF` for the notify
+//! engine. Shape (x86_64 only):
 //! 1. `arch != AUDIT_ARCH_X86_64` (i386 `int 0x80`, anything else) → `KILL_PROCESS`;
 //! 2. `0x40000000 <= nr < 0x80000000` (the x32 ABI) → `KILL_PROCESS`; negative numbers →
 //!    `ERRNO(ENOSYS)`, as without a filter;
@@ -68,11 +69,14 @@ pub fn summary(network: bool) -> String {
     let mut out = String::new();
     out.push_str("seccomp: arch other than x86_64 (int 0x80, x32) -> kill\n");
     out.push_str(
-        "seccomp: open, openat with O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_TMPFILE -> trace; read-only opens run untraced\n",
+        "seccomp: open, openat with O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_TMPFILE -> judged by the tracer; read-only opens run untraced\n",
     );
-    out.push_str(&format!("seccomp: {} -> trace\n", stopped.join(", ")));
+    out.push_str(&format!(
+        "seccomp: {} -> judged by the tracer\n",
+        stopped.join(", ")
+    ));
     if !network {
-        out.push_str("seccomp: socket (not AF_UNIX), connect -> trace and deny\n");
+        out.push_str("seccomp: socket (not AF_UNIX), connect -> judged by the tracer and denied\n");
     }
     out.push_str("seccomp: clone with CLONE_UNTRACED -> EPERM; clone3 -> ENOSYS\n");
     out.push_str(&format!("seccomp: {} -> ENOSYS\n", names(&REFUSED_ENOSYS)));
@@ -249,6 +253,24 @@ mod tests {
                     pc += usize::from(if taken { ins.jt } else { ins.jf });
                 }
             }
+        }
+    }
+
+    #[test]
+    fn notify_programs_differ_only_in_the_intercept_action() {
+        for network in [true, false] {
+            let trace = build(network, Intercept::Trace);
+            let notify = build(network, Intercept::Notify);
+            assert_eq!(trace.len(), notify.len());
+            let mut swapped = 0;
+            for (t, n) in trace.iter().zip(&notify) {
+                assert_eq!((t.code, t.jt, t.jf), (n.code, n.jt, n.jf));
+                if t.k != n.k {
+                    assert_eq!((t.k, n.k), (RET_TRACE, libc::SECCOMP_RET_USER_NOTIF));
+                    swapped += 1;
+                }
+            }
+            assert!(swapped > 40, "{swapped} intercepts");
         }
     }
 

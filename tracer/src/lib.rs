@@ -19,32 +19,51 @@
 //!
 //! # How it works
 //!
-//! * The child blocks on a pipe until the tracer has `PTRACE_SEIZE`d it (options EXITKILL,
-//!   TRACESECCOMP, TRACESYSGOOD, TRACEFORK, TRACEVFORK, TRACECLONE, TRACEEXEC), then sets
-//!   `PR_SET_PDEATHSIG(SIGKILL)`, `PR_SET_NO_NEW_PRIVS`, enforces the Landlock ruleset (unless
-//!   `collect_only`), installs the seccomp filter and execs. Children are auto-attached.
-//! * The filter (see `filter.rs`) stops only write-capable calls; read-only opens and every
+//! Both engines ([`Engine`]) share everything but the delivery of a call:
+//!
+//! * The child blocks on a pipe until the tracer is ready and the `child_initialized` hook
+//!   has run, then sets `PR_SET_PDEATHSIG(SIGKILL)`, `PR_SET_NO_NEW_PRIVS`, enforces the
+//!   Landlock ruleset (unless `collect_only`), installs the seccomp filter and execs.
+//! * The filter (see `filter.rs`) selects only write-capable calls; read-only opens and every
 //!   other call run at full speed.
-//! * One blocking `wait4(-1, __WALL | __WNOTHREAD)` loop on the thread that called
-//!   [`Tracer::run`], raw statuses decoded by hand (real-time signals are fine), signals
-//!   re-injected, group-stops answered with `PTRACE_LISTEN`.
-//! * At a seccomp stop: `PTRACE_GET_SYSCALL_INFO`, paths read with `process_vm_readv` (page by
-//!   page, at most `PATH_MAX`), resolved as the tracee sees them (its cwd, the dirfd through
-//!   `/proc/<tid>/fd/N`, its root, `/proc/self` meaning the tracee, symlinks followed except
-//!   where the call does not follow them, a dangling final symlink followed to where it would
-//!   create), then judged component-wise with [`hutch_pathset::PathSet::contains`]. A denied
-//!   call is skipped (number -1) and returns `-EACCES`.
-//! * When the main command exits, the remaining tracees are killed and reported as leftovers
-//!   (or waited for, with [`Policy::wait_for_all`]).
+//! * A selected call is judged on the tracer's thread: its paths are read with
+//!   `process_vm_readv` (page by page, at most `PATH_MAX`), resolved as the caller sees them
+//!   (its cwd, the dirfd through `/proc/<tid>/fd/N`, its root, `/proc/self` meaning the
+//!   caller, symlinks followed except where the call does not follow them, a dangling final
+//!   symlink followed to where it would create), then matched component-wise with
+//!   [`hutch_pathset::PathSet::contains`]. A denied call does not run and returns `-EACCES`.
 //!
-//! # Cost (measured on the 2-vCPU development VM, shared with other builds)
+//! **[`Engine::Notify`]** (the default on Linux 5.19+): the filter answers
+//! `SECCOMP_RET_USER_NOTIF`; the child installs it with a listener
+//! (`SECCOMP_FILTER_FLAG_NEW_LISTENER | WAIT_KILLABLE_RECV`) and sends the listener to the
+//! tracer over `SCM_RIGHTS`. One `poll` loop receives each notification, judges it, checks
+//! `SECCOMP_IOCTL_NOTIF_ID_VALID` and answers `CONTINUE`, an error, or a faked result. The
+//! listener asks for `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (6.6+), so the hand-over between
+//! the caller and the tracer stays on one CPU. A keeper process (a child of the tracer,
+//! `PR_SET_CHILD_SUBREAPER`, `PR_SET_PDEATHSIG`) forks the command, reports its exit status
+//! and rusage, reaps every orphan of the tree, kills and reports the leftovers when the
+//! command exits, and kills the whole tree when the tracer dies or asks. Nothing stops on
+//! fork, clone, exec or exit.
 //!
-//! * A configure-like script (40 × gcc compile+link, sed, tr; `benches/tracer-compare.sh`,
-//!   7 rounds): median CPU 1.001× bare; `strace -f` 4.5×.
-//! * One write-capable call costs one stop: ~27–32 µs per traced `openat(O_WRONLY|O_CREAT)`
-//!   pinned to one CPU under load (bare ~4 µs), most of it the kernel's ptrace round trip.
-//! * Read-only opens never stop; a pure open/close loop pays the seccomp slow path and
-//!   Landlock's path walk (~+0.5 µs per open here, about 1.2× on that micro loop).
+//! **[`Engine::Ptrace`]**: the tracer `PTRACE_SEIZE`s the child (options EXITKILL,
+//! TRACESECCOMP, TRACESYSGOOD, TRACEFORK, TRACEVFORK, TRACECLONE, TRACEEXEC); children are
+//! auto-attached. The filter answers `SECCOMP_RET_TRACE`; one `wait4(-1, __WALL |
+//! __WNOTHREAD)` loop decodes raw statuses by hand (real-time signals are fine), re-injects
+//! signals, answers group-stops with `PTRACE_LISTEN`, reads each stop with
+//! `PTRACE_GET_SYSCALL_INFO` and skips a denied call (number -1, return value written).
+//!
+//! When the main command exits, the remaining processes are killed and reported as leftovers
+//! (or waited for, with [`Policy::wait_for_all`]).
+//!
+//! # Cost (measured on the 2-vCPU development VM)
+//!
+//! * A configure-like script (24 × cc compile+link, sed, tr; `benches/compare.sh`): notify
+//!   1.03× bare CPU, ptrace 1.12–1.14× (a stop for every fork, exec and exit, each of which
+//!   must wake the tracer's idle vCPU), `strace -f` 11×, catbox 13×.
+//! * One write-capable call costs one round trip to the tracer plus ~5 syscalls of its own.
+//! * Read-only opens never reach the tracer: a pure open/close loop pays the seccomp
+//!   argument check and Landlock's check of the truncate right at every open (see the README
+//!   for the measured figures).
 //!
 //! # Coverage (x86_64)
 //!
@@ -91,8 +110,17 @@
 //!   and anonymous inodes reached this way are always allowed.
 //! * With the network off, only `socket` and `connect` are judged; the Landlock TCP rules
 //!   (ABI 4) are not used.
-//! * A denied call costs one ptrace stop plus 2 extra `PTRACE_POKEUSER`s;
+//! * Ptrace engine: a denied call costs one stop plus 2 extra `PTRACE_POKEUSER`s;
 //!   `PTRACE_SET_SYSCALL_INFO` (Linux 6.14) is not used yet.
+//! * Notify engine: `child_died_unexpectedly` fires for the main command and for orphans
+//!   reaped by the keeper, not for a process reaped by its own (traced) parent. Without
+//!   Landlock's signal scope (ABI < 6, or `collect_only`) a process of the tree can SIGKILL
+//!   the keeper: the command dies with it (PDEATHSIG) but other processes of the tree are
+//!   orphaned and keep running, still under the filter; once the tracer has returned, every
+//!   call the filter selects fails with ENOSYS. (Under the ptrace engine, killing the tracer
+//!   kills the tree.)
+//! * Notify engine on a kernel older than 5.19 (only when chosen explicitly): a signal that
+//!   interrupts a judged call can make it restart and be judged, and recorded, again.
 #![deny(unsafe_code, clippy::undocumented_unsafe_blocks)]
 
 mod command;

@@ -416,3 +416,32 @@ fn keeper_main(plan: &KeeperPlan<'_>) -> ! {
         libc::_exit(0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip() {
+        let all = [
+            Record::Started(42),
+            Record::Exited {
+                pid: 42,
+                status: 0x0300,
+                user_us: 1_234_567,
+                system_us: 89,
+                max_rss_kib: 4096,
+            },
+            Record::Leftover(7),
+            Record::Died(8),
+            Record::ForkFailed(libc::EAGAIN),
+            Record::Done,
+        ];
+        for record in all {
+            assert_eq!(Record::decode(&record.encode()), Some(record));
+        }
+        let mut unknown = Record::Done.encode();
+        unknown[0] = 99;
+        assert_eq!(Record::decode(&unknown), None);
+    }
+}
