@@ -77,9 +77,9 @@ fn plan_shows_the_tracer_policy() {
     assert!(r.stdout.contains("socket/connect denied"), "{}", r.stdout);
     // The filter as built, not a description kept by hand.
     for line in [
-        "open, openat with O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_TMPFILE -> trace",
+        "open, openat with O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_TMPFILE -> judged by the tracer",
         "io_uring_setup, io_uring_enter, io_uring_register -> ENOSYS",
-        "socket (not AF_UNIX), connect -> trace and deny",
+        "socket (not AF_UNIX), connect -> judged by the tracer and denied",
     ] {
         assert!(r.stdout.contains(line), "{line}: {}", r.stdout);
     }
