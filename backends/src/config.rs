@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hutch_pathset::{NormalizeError, PathSet};
+use hutch_tracer::Engine;
 
 use crate::mount::Mount;
 
@@ -141,6 +142,7 @@ pub struct Config {
     pub(crate) fake_ownership: bool,
     pub(crate) best_effort: bool,
     pub(crate) forward_signals: bool,
+    pub(crate) tracer_engine: Engine,
 }
 
 impl Config {
@@ -166,6 +168,7 @@ impl Config {
             fake_ownership: false,
             best_effort: false,
             forward_signals: false,
+            tracer_engine: Engine::Auto,
         }
     }
 
@@ -316,6 +319,19 @@ impl Config {
     pub fn forward_signals(&mut self, on: bool) -> &mut Config {
         self.forward_signals = on;
         self
+    }
+
+    /// How the ptrace backend intercepts calls ([`Engine::Auto`] by default: seccomp user
+    /// notifications where the kernel supports them, else ptrace). The other backends do not
+    /// trace and ignore it.
+    pub fn tracer_engine(&mut self, engine: Engine) -> &mut Config {
+        self.tracer_engine = engine;
+        self
+    }
+
+    /// The tracer engine setting (see [`Config::tracer_engine`]).
+    pub fn get_tracer_engine(&self) -> Engine {
+        self.tracer_engine
     }
 
     /// Whether signals are forwarded (see [`Config::forward_signals`]).

@@ -13,6 +13,9 @@
 //!
 //! * [`backends`] and [`plan`] answer `hutch backends` and `hutch plan` without running
 //!   anything.
+//! * The `ptrace` backend traces with either [`Engine`] of hutch-tracer
+//!   ([`Config::tracer_engine`]; `Auto` by default, see [`Engine::resolve`]); the outcome
+//!   says which one ran ([`Outcome::engine`]).
 //!
 //! | backend | needs | write policy | root dir | mounts | network isolated | hostname | collect-only, fake ownership |
 //! |---|---|---|---|---|---|---|---|
@@ -65,8 +68,11 @@ pub use backend::{
 pub use capability::{Capabilities, Degradation, Enforcement, Setting, Unsupported};
 pub use config::{Config, ConfigError, Network, Stdio, Writable};
 pub use error::Error;
+pub use hutch_tracer::Engine;
 pub use mount::Mount;
-pub use outcome::{ExitStatus, ModeChange, NetworkDenial, Outcome, Ownership, Usage, Violation};
+pub use outcome::{
+    engine_name, ExitStatus, ModeChange, NetworkDenial, Outcome, Ownership, Usage, Violation,
+};
 pub use probe::Availability;
 pub use report::{backends, plan, BackendReport, Plan};
 pub use run::{run, run_with};

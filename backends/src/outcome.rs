@@ -4,8 +4,19 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use hutch_tracer::Engine;
+
 use crate::backend::BackendKind;
 use crate::capability::{Degradation, Enforcement};
+
+/// The lowercase name of a tracer engine, as the CLI spells it: `auto`, `ptrace`, `notify`.
+pub fn engine_name(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Auto => "auto",
+        Engine::Ptrace => "ptrace",
+        Engine::Notify => "notify",
+    }
+}
 
 /// How the command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +130,9 @@ pub struct ModeChange {
 pub struct Outcome {
     /// The backend that ran the command.
     pub backend: BackendKind,
+    /// The tracer engine that ran ([`Engine::Ptrace`] or [`Engine::Notify`]; `None` for the
+    /// backends that do not trace).
+    pub engine: Option<Engine>,
     /// How the write policy was enforced.
     pub enforcement: Enforcement,
     /// Settings that were degraded to fit the backend.

@@ -82,7 +82,10 @@ fn isolation() -> Option<Namespaces> {
 fn trace(config: &Config, policy: Policy, fds: [OwnedFd; 3]) -> Result<Traced, Failed> {
     let [stdin, stdout, stderr] = fds;
     let mut tracer = Tracer::new(policy);
-    tracer.command(&config.program, &config.args).env_clear();
+    tracer
+        .engine(config.tracer_engine)
+        .command(&config.program, &config.args)
+        .env_clear();
     for (k, v) in config.effective_env() {
         tracer.env(k, v);
     }
@@ -173,6 +176,7 @@ pub(crate) fn run(config: &Config) -> Result<Outcome, Error> {
         ));
     }
     Ok(Outcome {
+        engine: Some(traced.engine),
         status: traced.status,
         stdout,
         stderr,

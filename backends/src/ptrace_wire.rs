@@ -6,7 +6,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hutch_tracer::{LandlockStatus, TraceError, TraceOutcome};
+use hutch_tracer::{Engine, LandlockStatus, TraceError, TraceOutcome};
 
 use crate::outcome::{ExitStatus, ModeChange, NetworkDenial, Ownership, Usage, Violation};
 
@@ -22,6 +22,8 @@ pub(crate) struct Traced {
     /// `None`: not applied (collect-only); `Some(0)`: unsupported; `Some(abi)`: enforced.
     pub landlock: Option<u32>,
     pub usage: Usage,
+    /// The engine that ran.
+    pub engine: Engine,
 }
 
 /// Why the tracer could not give a result, without borrowed data.
@@ -100,8 +102,28 @@ impl From<TraceOutcome> for Traced {
                 system_cpu: t.usage.system,
                 max_rss_kib: t.usage.max_rss_kib,
             },
+            engine: t.engine,
         }
     }
+}
+
+/// The wire number of an engine.
+fn engine_code(engine: Engine) -> u32 {
+    match engine {
+        Engine::Auto => 0,
+        Engine::Ptrace => 1,
+        Engine::Notify => 2,
+    }
+}
+
+/// The engine of a wire number; `None` for an unknown one.
+fn engine_of(code: u32) -> Option<Engine> {
+    Some(match code {
+        0 => Engine::Auto,
+        1 => Engine::Ptrace,
+        2 => Engine::Notify,
+        _ => return None,
+    })
 }
 
 /// Appends length-prefixed fields.
@@ -215,6 +237,7 @@ pub(crate) fn encode(result: &Result<Traced, Failed>) -> Vec<u8> {
             w.u64(micros(t.usage.user_cpu));
             w.u64(micros(t.usage.system_cpu));
             w.u64(t.usage.max_rss_kib);
+            w.u32(engine_code(t.engine));
         }
         Err(Failed::NotFound) => w.u32(1),
         Err(Failed::NotExecutable(errno)) => {
@@ -279,6 +302,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Result<Traced, Failed>> {
                 system_cpu: Duration::from_micros(r.u64()?),
                 max_rss_kib: r.u64()?,
             };
+            let engine = engine_of(r.u32()?)?;
             Ok(Traced {
                 status,
                 violations,
@@ -288,6 +312,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Result<Traced, Failed>> {
                 leftovers,
                 landlock,
                 usage,
+                engine,
             })
         }
         1 => Err(Failed::NotFound),
@@ -335,11 +360,13 @@ mod tests {
                 system_cpu: Duration::from_micros(5),
                 max_rss_kib: 777,
             },
+            engine: Engine::Notify,
         };
         for result in [
             Ok(traced.clone()),
             Ok(Traced {
                 landlock: None,
+                engine: Engine::Ptrace,
                 ..traced
             }),
             Err(Failed::NotFound),

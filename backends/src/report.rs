@@ -4,11 +4,13 @@
 use std::fmt;
 
 use hutch_mounts::MountPlan;
+use hutch_tracer::Engine;
 
 use crate::backend::{select, BackendKind, Choice};
 use crate::capability::{Capabilities, Degradation, Enforcement};
 use crate::config::{Config, Network};
 use crate::error::Error;
+use crate::outcome::engine_name;
 use crate::probe::Availability;
 use crate::userns::mount_spec;
 
@@ -21,6 +23,9 @@ pub struct BackendReport {
     pub availability: Availability,
     /// What it supports when run by this process.
     pub capabilities: Capabilities,
+    /// For the backend that traces (`ptrace`): the engine [`Engine::Auto`] picks on this
+    /// kernel ([`Engine::resolve`]). `None` for the others.
+    pub tracer_engine: Option<Engine>,
 }
 
 /// Every backend, strongest first, probed for real.
@@ -31,6 +36,7 @@ pub fn backends() -> Vec<BackendReport> {
             backend,
             availability: backend.probe(),
             capabilities: backend.capabilities(),
+            tracer_engine: (backend == BackendKind::Ptrace).then(|| Engine::Auto.resolve()),
         })
         .collect()
 }
@@ -46,6 +52,9 @@ pub struct Plan {
     pub degradations: Vec<Degradation>,
     /// Backends passed over (with `auto`) and why.
     pub passed_over: Vec<(BackendKind, String)>,
+    /// The tracer engine that would run (`ptrace` backend only; the setting resolved for this
+    /// kernel).
+    pub engine: Option<Engine>,
     /// The set-up steps, in order, one line each.
     pub steps: Vec<String>,
 }
@@ -78,6 +87,7 @@ pub fn plan(config: &Config, choice: Choice) -> Result<Plan, Error> {
     let c = &selection.config;
     let mut steps = Vec::new();
     let isolated = c.network == Network::Isolated;
+    let mut engine = None;
     match selection.backend {
         BackendKind::Userns | BackendKind::Chroot => {
             let userns = selection.backend == BackendKind::Userns;
@@ -135,9 +145,26 @@ pub fn plan(config: &Config, choice: Choice) -> Result<Plan, Error> {
         }
         BackendKind::Ptrace => {
             let writable = crate::capability::writable_name(&c.writable);
+            let resolved = c.tracer_engine.resolve();
+            engine = Some(resolved);
             steps.push(format!(
-                "{:9} seccomp filter + ptrace of the whole process tree",
-                "trace"
+                "{:9} {} ({})",
+                "engine",
+                engine_name(resolved),
+                if c.tracer_engine == Engine::Auto {
+                    "auto's pick on this kernel"
+                } else {
+                    "asked"
+                }
+            ));
+            steps.push(format!(
+                "{:9} {}",
+                "trace",
+                if resolved == Engine::Notify {
+                    "seccomp filter + user notifications; a keeper process holds the tree"
+                } else {
+                    "seccomp filter + ptrace of the whole process tree"
+                }
             ));
             steps.extend(
                 hutch_tracer::filter_summary(!isolated)
@@ -186,6 +213,7 @@ pub fn plan(config: &Config, choice: Choice) -> Result<Plan, Error> {
         enforcement: selection.backend.capabilities().enforcement,
         degradations: selection.degradations,
         passed_over: selection.passed_over,
+        engine,
         steps,
     })
 }

@@ -10,6 +10,7 @@ use crate::probe::Availability;
 pub(crate) fn blank(backend: BackendKind) -> Outcome {
     Outcome {
         backend,
+        engine: None,
         enforcement: backend.capabilities().enforcement,
         degradations: Vec::new(),
         passed_over: Vec::new(),

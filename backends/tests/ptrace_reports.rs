@@ -1,12 +1,12 @@
 //! What only the ptrace backend reports: violations (path as passed and resolved), collect-only,
-//! faked ownership and recorded modes, network denials.
+//! faked ownership and recorded modes, network denials, and the tracer engine that ran.
 
 mod common;
 
 use std::path::PathBuf;
 
 use common::*;
-use hutch_backends::{BackendKind, Enforcement, Network, Writable};
+use hutch_backends::{BackendKind, Config, Enforcement, Engine, Network, Writable};
 
 fn ptrace_available() -> bool {
     available().contains(&BackendKind::Ptrace)
@@ -108,4 +108,72 @@ fn isolated_network_denials_are_reported() {
         .network_denials
         .iter()
         .any(|d| d.syscall == "socket" || d.syscall == "connect"));
+}
+
+/// True when the kernel is new enough for the notify engine (5.19); prints why not.
+fn notify_kernel() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut numbers = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse::<u32>().ok());
+    let version = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    if version < (5, 19) {
+        eprintln!(
+            "notify engine not tested: kernel {} is older than 5.19",
+            release.trim()
+        );
+    }
+    version >= (5, 19)
+}
+
+/// Runs a denied write with `engine` asked for; checks the outcome names `ran` and that the
+/// engine enforced the policy.
+fn engine_runs_and_is_reported(engine: Engine, ran: Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let t = std::fs::canonicalize(dir.path()).unwrap();
+    let mut c = sh("echo x > \"$1\"", &[t.join("outside").to_str().unwrap()]);
+    c.writable(Writable::None).tracer_engine(engine);
+    assert_eq!(c.get_tracer_engine(), engine);
+    let o = run_on(BackendKind::Ptrace, &c);
+    assert_eq!(o.engine, Some(ran), "asked {engine:?}");
+    assert!(!o.status.success());
+    assert!(!t.join("outside").exists());
+    assert_eq!(o.violations.len(), 1, "{:?}", o.violations);
+    assert_eq!(o.violations[0].resolved, t.join("outside"));
+}
+
+#[test]
+fn ptrace_engine_runs_and_is_reported() {
+    if ptrace_available() {
+        engine_runs_and_is_reported(Engine::Ptrace, Engine::Ptrace);
+    }
+}
+
+#[test]
+fn notify_engine_runs_and_is_reported() {
+    if ptrace_available() && notify_kernel() {
+        engine_runs_and_is_reported(Engine::Notify, Engine::Notify);
+    }
+}
+
+#[test]
+fn auto_engine_is_resolved_and_reported() {
+    if ptrace_available() {
+        assert_eq!(Config::new("true").get_tracer_engine(), Engine::Auto);
+        let resolved = Engine::Auto.resolve();
+        assert_ne!(resolved, Engine::Auto);
+        engine_runs_and_is_reported(Engine::Auto, resolved);
+    }
+}
+
+#[test]
+fn backends_that_do_not_trace_report_no_engine() {
+    for backend in available() {
+        if backend == BackendKind::Ptrace {
+            continue;
+        }
+        let mut c = cmd("true", &[]);
+        c.tracer_engine(Engine::Notify);
+        assert_eq!(run_on(backend, &c).engine, None, "{backend}");
+    }
 }

@@ -7,8 +7,8 @@ mod common;
 
 use common::*;
 use hutch_backends::{
-    degrade, run, select_with, Availability, BackendKind, Choice, Config, Error, Mount, Network,
-    Setting, Writable,
+    degrade, engine_name, run, select_with, Availability, BackendKind, Choice, Config, Engine,
+    Error, Mount, Network, Setting, Writable,
 };
 
 fn all_available(_: BackendKind) -> Availability {
@@ -380,6 +380,9 @@ fn backends_report_and_plan() {
             r.availability.is_available(),
             available().contains(&r.backend)
         );
+        let engine = (r.backend == BackendKind::Ptrace).then(|| Engine::Auto.resolve());
+        assert_eq!(r.tracer_engine, engine, "{}", r.backend);
+        assert_ne!(r.tracer_engine, Some(Engine::Auto), "auto resolves");
     }
     let dir = tempfile::tempdir().unwrap();
     for b in available() {
@@ -396,7 +399,29 @@ fn backends_report_and_plan() {
                 assert!(text.contains(dir.path().to_str().unwrap()), "{text}");
             }
             BackendKind::Chroot => assert!(text.contains("degraded  writable"), "{text}"),
-            BackendKind::Ptrace => assert!(text.contains("trace"), "{text}"),
+            BackendKind::Ptrace => {
+                assert!(text.contains("trace"), "{text}");
+                let auto = Engine::Auto.resolve();
+                assert_eq!(p.engine, Some(auto));
+                assert!(
+                    text.contains(&format!(
+                        "engine    {} (auto's pick on this kernel)\n",
+                        engine_name(auto)
+                    )),
+                    "{text}"
+                );
+                for asked in [Engine::Ptrace, Engine::Notify] {
+                    c.tracer_engine(asked);
+                    let p = hutch_backends::plan(&c, Choice::Named(b)).unwrap();
+                    assert_eq!(p.engine, Some(asked));
+                    let text = p.to_string();
+                    let line = format!("engine    {} (asked)\n", engine_name(asked));
+                    assert!(text.contains(&line), "{text}");
+                }
+            }
+        }
+        if b != BackendKind::Ptrace {
+            assert_eq!(p.engine, None, "{b} does not trace");
         }
     }
     // Planning creates nothing and checks the config.

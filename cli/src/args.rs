@@ -79,6 +79,17 @@ pub enum NetworkArg {
     Isolated,
 }
 
+/// Tracer engines accepted by `--tracer-engine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TracerEngineArg {
+    /// notify where the kernel supports it (5.19+), else ptrace (`hutch backends` shows the pick).
+    Auto,
+    /// ptrace: every process of the tree is traced (stops on fork, exec and exit too).
+    Ptrace,
+    /// seccomp user notifications; a keeper process holds the tree (no stop on fork or exec).
+    Notify,
+}
+
 /// Options of `run` and `plan`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -134,6 +145,10 @@ pub struct RunArgs {
     /// chown succeeds without acting and is recorded (ptrace).
     #[arg(long)]
     pub fake_ownership: bool,
+    /// How the ptrace backend intercepts writes; only meaningful with the ptrace backend (the
+    /// others do not trace and ignore it) [default: auto]
+    #[arg(long, value_enum, value_name = "ENGINE")]
+    pub tracer_engine: Option<TracerEngineArg>,
     /// Write a JSON report to FILE; `-` for stdout.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,

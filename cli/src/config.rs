@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use hutch_backends::{Choice, Config, Mount, Network, Writable};
+use hutch_backends::{Choice, Config, Engine, Mount, Network, Writable};
 
-use crate::args::{BackendArg, EnvArg, MountArg, NetworkArg, RunArgs};
+use crate::args::{BackendArg, EnvArg, MountArg, NetworkArg, RunArgs, TracerEngineArg};
 
 /// The backend choice: `--backend` first, then `HUTCH_BACKEND`, then `auto`.
 pub fn choice(args: &RunArgs) -> Result<Choice, hutch_backends::Error> {
@@ -71,6 +71,11 @@ pub fn build(args: &RunArgs, mounts: &[MountArg], env: &[EnvArg]) -> Config {
             EnvArg::Unset(var) => config.env_remove(var),
         };
     }
+    config.tracer_engine(match args.tracer_engine {
+        None | Some(TracerEngineArg::Auto) => Engine::Auto,
+        Some(TracerEngineArg::Ptrace) => Engine::Ptrace,
+        Some(TracerEngineArg::Notify) => Engine::Notify,
+    });
     config
         .collect_only(args.collect_only)
         .fake_ownership(args.fake_ownership)

@@ -163,14 +163,14 @@ fn plan(args: &RunArgs, matches: &clap::ArgMatches) -> ExitCode {
 fn backends(args: &BackendsArgs) -> ExitCode {
     let rows: Vec<_> = hutch_backends::backends()
         .into_iter()
-        .map(|r| (r.backend, r.availability, r.capabilities))
+        .map(|r| (r.backend, r.availability, r.capabilities, r.tracer_engine))
         .collect();
     let auto = hutch_backends::select(&Config::new("true"), hutch_backends::Choice::Auto)
         .map(|s| s.backend.name());
     if args.json {
         let list: Vec<_> = rows
             .iter()
-            .map(|(kind, avail, caps)| {
+            .map(|(kind, avail, caps, engine)| {
                 json!({
                     "name": kind.name(),
                     "available": avail.is_available(),
@@ -188,6 +188,7 @@ fn backends(args: &BackendsArgs) -> ExitCode {
                         "collect_only": caps.collect_only,
                         "fake_ownership": caps.fake_ownership,
                     },
+                    "tracer_engine_auto": engine.map(hutch_backends::engine_name),
                 })
             })
             .collect();
@@ -198,7 +199,7 @@ fn backends(args: &BackendsArgs) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    for (kind, avail, caps) in &rows {
+    for (kind, avail, caps, engine) in &rows {
         println!("{:<7} {avail}", kind.name());
         println!("        enforcement: {}", caps.enforcement);
         let yes_no = |b: bool| if b { "yes" } else { "no" };
@@ -212,6 +213,12 @@ fn backends(args: &BackendsArgs) -> ExitCode {
             yes_no(caps.collect_only),
             yes_no(caps.fake_ownership),
         );
+        if let Some(engine) = engine {
+            println!(
+                "        tracer engine: auto picks {} on this kernel (--tracer-engine)",
+                hutch_backends::engine_name(*engine)
+            );
+        }
     }
     match auto {
         Ok(name) => println!("auto    picks {name} for a plain command"),

@@ -30,6 +30,7 @@ fn os_value(s: &OsStr) -> Value {
 pub fn outcome_json(outcome: &Outcome, supervisor_max_rss_kib: u64) -> Value {
     json!({
         "backend": outcome.backend.name(),
+        "engine": outcome.engine.map(hutch_backends::engine_name),
         "enforcement": outcome.enforcement.to_string(),
         "exit_code": outcome.status.code(),
         "signal": outcome.status.signal(),

@@ -18,6 +18,14 @@ fn lists_every_backend_with_availability_and_support() {
         let available = b["available"].as_bool().unwrap();
         assert_eq!(available, b["why_not"].is_null(), "{b}");
         assert!(b["supports"]["writable"].is_boolean());
+        // Only the backend that traces has a tracer engine; auto resolves to a real one.
+        match b["name"].as_str().unwrap() {
+            "ptrace" => assert!(
+                ["ptrace", "notify"].contains(&b["tracer_engine_auto"].as_str().unwrap()),
+                "{b}"
+            ),
+            _ => assert!(b["tracer_engine_auto"].is_null(), "{b}"),
+        }
     }
     let chroot = &v["backends"][2];
     assert_eq!(
@@ -31,6 +39,11 @@ fn lists_every_backend_with_availability_and_support() {
         assert!(text.stdout.contains(name), "{}", text.stdout);
     }
     assert!(text.stdout.contains("auto    picks"), "{}", text.stdout);
+    let engine_line = format!(
+        "tracer engine: auto picks {} on this kernel",
+        auto_tracer_engine()
+    );
+    assert!(text.stdout.contains(&engine_line), "{}", text.stdout);
 }
 
 #[test]

@@ -77,6 +77,8 @@ fn hutch_failures_are_125_with_one_line() {
         &["run", "--root", "/no/such/root", "--", "true"],
         &["run", "--bind", "/tmp", "--", "true"],
         &["run", "--network", "sideways", "--", "true"],
+        &["run", "--tracer-engine", "sideways", "--", "true"],
+        &["plan", "--tracer-engine", "", "--", "true"],
         &["run"],
         &["frobnicate"],
     ];
@@ -89,6 +91,11 @@ fn hutch_failures_are_125_with_one_line() {
     }
     let r = run_in(dir.path(), ["run", "-b", "bogus", "--", "true"]);
     assert!(r.stderr.contains("auto, chroot, userns, ptrace"), "{r:?}");
+    let r = run_in(
+        dir.path(),
+        ["run", "--tracer-engine", "bogus", "--", "true"],
+    );
+    assert!(r.stderr.contains("auto, ptrace, notify"), "{r:?}");
 }
 
 #[test]

@@ -35,6 +35,7 @@ fn every_subcommand_has_help_with_an_example() {
         "--clearenv",
         "--collect-only",
         "--fake-ownership",
+        "--tracer-engine",
         "--report",
         "--best-effort",
         "--quiet",
@@ -42,6 +43,11 @@ fn every_subcommand_has_help_with_an_example() {
         assert!(r.stdout.contains(flag), "{flag} missing from run --help");
     }
     assert!(r.stdout.contains("125"), "exit statuses documented");
+    assert!(
+        r.stdout.contains("only meaningful with the ptrace backend"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]

@@ -84,6 +84,28 @@ fn plan_shows_the_tracer_policy() {
         assert!(r.stdout.contains(line), "{line}: {}", r.stdout);
     }
     assert!(r.stdout.contains(" renameat2,"), "{}", r.stdout);
+    let auto = format!(
+        "\nengine    {} (auto's pick on this kernel)\n",
+        auto_tracer_engine()
+    );
+    assert!(r.stdout.contains(&auto), "{}", r.stdout);
+    for engine in ["ptrace", "notify"] {
+        let r = run_in(
+            dir.path(),
+            [
+                "plan",
+                "-b",
+                "ptrace",
+                "--tracer-engine",
+                engine,
+                "--",
+                "make",
+            ],
+        );
+        assert_eq!(r.code, 0, "{r:?}");
+        let asked = format!("\nengine    {engine} (asked)\n");
+        assert!(r.stdout.contains(&asked), "{}", r.stdout);
+    }
 }
 
 #[test]

@@ -40,6 +40,11 @@ fn report_has_the_documented_fields() {
             _ => "none",
         };
         assert_eq!(v["enforcement"], expected);
+        // The tracer engine that ran: auto's pick for ptrace, none for the others.
+        match backend.as_str() {
+            "ptrace" => assert_eq!(v["engine"], auto_tracer_engine().as_str()),
+            _ => assert!(v["engine"].is_null(), "{backend}: {v}"),
+        }
         assert!(v["usage"]["wall_s"].as_f64().unwrap() > 0.0);
         assert!(v["supervisor_max_rss_kib"].as_u64().unwrap() > 0);
     }
@@ -124,4 +129,66 @@ fn non_utf8_paths_are_reported_as_hex() {
     resolved.extend_from_slice(b"/bad\xffname");
     let hex: String = resolved.iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(violation["resolved"]["hex"], hex.as_str());
+}
+
+/// `--tracer-engine ENGINE` on the ptrace backend: the report names ENGINE and the denied
+/// write is recorded.
+fn tracer_engine_reaches_the_report(engine: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let r = output(hutch().current_dir(dir.path()).args([
+        "run",
+        "-b",
+        "ptrace",
+        "--tracer-engine",
+        engine,
+        "--quiet",
+        "--report",
+        "-",
+        "--",
+        "sh",
+        "-c",
+        "echo x > escape; exit 3",
+    ]));
+    assert_eq!(r.code, 3, "{engine}: {r:?}");
+    let v = report_of(&r.stdout);
+    assert_eq!(v["engine"], engine);
+    assert_eq!(
+        v["violations"].as_array().unwrap().len(),
+        1,
+        "{engine}: {v}"
+    );
+    assert!(!dir.path().join("escape").exists());
+}
+
+#[test]
+fn ptrace_tracer_engine_reaches_the_report() {
+    if has_backend("ptrace") {
+        tracer_engine_reaches_the_report("ptrace");
+    }
+}
+
+#[test]
+fn notify_tracer_engine_reaches_the_report() {
+    if has_backend("ptrace") && notify_kernel() {
+        tracer_engine_reaches_the_report("notify");
+    }
+}
+
+#[test]
+fn the_tracer_engine_is_ignored_by_backends_that_do_not_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    for backend in available_backends() {
+        if backend == "ptrace" {
+            continue;
+        }
+        let r = output(
+            hutch()
+                .current_dir(dir.path())
+                .arg("run")
+                .args(backend_args(&backend))
+                .args(["--tracer-engine", "notify", "--report", "-", "--", "true"]),
+        );
+        assert_eq!(r.code, 0, "{backend}: {r:?}");
+        assert!(report_of(&r.stdout)["engine"].is_null(), "{backend}");
+    }
 }

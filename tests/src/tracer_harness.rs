@@ -1,10 +1,109 @@
 //! Helpers for the tracer tests: run a command under `hutch-trace` as root or as `nobody`,
-//! parse its report, build fixture trees and snapshot them.
+//! with the engine the running test asked for, parse its report, build fixture trees and
+//! snapshot them.
+//!
+//! Every tracer test runs under both engines through [`both_engines!`](crate::both_engines):
+//! each half sets the current engine of its thread (cargo runs each test on a thread of its
+//! own), and [`trace`], [`driver_command`] and [`tracer`] pass it on.
 
+use std::cell::Cell;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub use hutch_tracer::Engine;
+use hutch_tracer::{Policy, Tracer};
+
+thread_local! {
+    static ENGINE: Cell<Option<Engine>> = const { Cell::new(None) };
+}
+
+/// Runs `test` with `engine` as this thread's current engine (what [`both_engines!`] expands
+/// to); the previous setting comes back afterwards, even when `test` panics.
+///
+/// [`both_engines!`]: crate::both_engines
+pub fn with_engine<R>(engine: Engine, test: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Engine>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ENGINE.with(|e| e.set(self.0));
+        }
+    }
+    let _restore = Restore(ENGINE.with(|e| e.replace(Some(engine))));
+    test()
+}
+
+/// The engine the running test asked for.
+///
+/// # Panics
+///
+/// Outside [`with_engine`] (and so outside [`both_engines!`]): every tracer test names its
+/// engine, so that a run on the wrong one cannot pass unnoticed.
+///
+/// [`both_engines!`]: crate::both_engines
+pub fn current_engine() -> Engine {
+    ENGINE
+        .with(Cell::get)
+        .expect("no engine chosen: wrap the test in both_engines! or with_engine")
+}
+
+/// The `--engine` value of `hutch-trace` for `engine`.
+pub fn engine_arg(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Auto => "auto",
+        Engine::Ptrace => "ptrace",
+        Engine::Notify => "notify",
+    }
+}
+
+/// A library tracer for `policy` on the current engine.
+pub fn tracer<'a>(policy: Policy) -> Tracer<'a> {
+    let mut tracer = Tracer::new(policy);
+    tracer.engine(current_engine());
+    tracer
+}
+
+/// Runs the test functions named (each `fn name()`) under both engines: for each name, a
+/// module `name` with two tests, `ptrace` and `notify`, that call the function with that
+/// engine as the current one (see [`with_engine`]). Write it just above the function, like
+/// an attribute; the bodies stay ordinary functions that rustfmt formats.
+///
+/// ```
+/// use hutch_tests::both_engines;
+/// use hutch_tests::tracer_harness::{current_engine, Engine};
+///
+/// both_engines!(engine_is_set);
+/// fn engine_is_set() {
+///     assert_ne!(current_engine(), Engine::Auto);
+/// }
+/// # fn main() {
+/// #     hutch_tests::tracer_harness::with_engine(Engine::Notify, engine_is_set);
+/// # }
+/// ```
+#[macro_export]
+macro_rules! both_engines {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn ptrace() {
+                $crate::tracer_harness::with_engine(
+                    $crate::tracer_harness::Engine::Ptrace,
+                    super::$name,
+                );
+            }
+
+            #[test]
+            fn notify() {
+                $crate::tracer_harness::with_engine(
+                    $crate::tracer_harness::Engine::Notify,
+                    super::$name,
+                );
+            }
+        }
+    )+};
+}
 
 /// Who runs the tracer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +151,8 @@ pub struct Traced {
     pub landlock: String,
     /// The error line, when the run failed.
     pub error: Option<String>,
+    /// The engine that ran, when the run gave an outcome.
+    pub engine: Option<Engine>,
 }
 
 impl Traced {
@@ -90,9 +191,10 @@ pub fn users() -> Vec<User> {
     users
 }
 
-/// A command that runs `driver` as `user`.
+/// A command that runs `driver` as `user` on the current engine (`--engine` is its first
+/// option; add the others, `--` and the traced command).
 pub fn driver_command(driver: &Path, user: User) -> Command {
-    match user {
+    let mut c = match user {
         User::Root => Command::new(driver),
         User::Nobody => {
             let mut c = Command::new("setpriv");
@@ -100,11 +202,34 @@ pub fn driver_command(driver: &Path, user: User) -> Command {
                 .arg(driver);
             c
         }
-    }
+    };
+    c.args(["--engine", engine_arg(current_engine())]);
+    c
 }
 
-/// Runs `cmd` under `driver` (the `hutch-trace` binary) with `opts`, as `user`, in `cwd`.
+/// Runs `cmd` under `driver` (the `hutch-trace` binary) with `opts`, as `user`, in `cwd`, on
+/// the current engine.
+///
+/// # Panics
+///
+/// When the run gave no outcome (the driver printed an error), or when the outcome names
+/// another engine than the one asked for (a silent fallback).
 pub fn trace(driver: &Path, user: User, cwd: &Path, opts: &[&str], cmd: &[&str]) -> Traced {
+    let engine = current_engine();
+    let t = try_trace(driver, user, cwd, opts, cmd);
+    if let Some(error) = &t.error {
+        panic!("hutch-trace failed on {engine:?} ({user:?}): {error}");
+    }
+    assert_eq!(
+        t.engine,
+        Some(engine),
+        "hutch-trace ran another engine than asked ({user:?})"
+    );
+    t
+}
+
+/// [`trace`] without its checks: the report as it came, error included.
+pub fn try_trace(driver: &Path, user: User, cwd: &Path, opts: &[&str], cmd: &[&str]) -> Traced {
     let mut command = driver_command(driver, user);
     let out = command
         .args(opts)
@@ -138,6 +263,14 @@ pub fn trace(driver: &Path, user: User, cwd: &Path, opts: &[&str], cmd: &[&str])
             "network" => t.network.push((f[1].into(), f[2].into())),
             "leftover" => t.leftovers.push(f[1].parse().expect("pid")),
             "landlock" => t.landlock = f[1].into(),
+            "engine" => {
+                t.engine = Some(match f[1] {
+                    "Ptrace" => Engine::Ptrace,
+                    "Notify" => Engine::Notify,
+                    "Auto" => Engine::Auto,
+                    other => panic!("unknown engine {other}"),
+                })
+            }
             "error" => t.error = Some(f[1].into()),
             _ => panic!("unknown report line {line}"),
         }
@@ -146,6 +279,42 @@ pub fn trace(driver: &Path, user: User, cwd: &Path, opts: &[&str], cmd: &[&str])
         eprintln!("stderr: {}", String::from_utf8_lossy(&out.stderr));
     }
     t
+}
+
+/// True when `pid` no longer runs: gone, or a zombie nobody reaped (PID 1 here does not reap).
+pub fn dead(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => {
+            stat.rsplit(')')
+                .next()
+                .and_then(|s| s.split_whitespace().next())
+                == Some("Z")
+        }
+    }
+}
+
+/// Waits up to 5 s for every process of `pids` to be [`dead`]; false if one still runs.
+pub fn wait_dead(pids: &[u32]) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        if pids.iter().all(|p| dead(*p)) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// The `TracerPid` of `pid` (0 when nothing ptraces it), or `None` when it is gone.
+pub fn tracer_pid(pid: u32) -> Option<u32> {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// A fixture tree: `in/` (to be whitelisted) and `out/` (not), both world-writable so that

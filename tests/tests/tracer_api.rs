@@ -1,9 +1,14 @@
 //! The library API in-process: observer hooks (and their errors), command-not-found vs not
-//! executable, exact environment, cwd, stdio, Landlock status.
+//! executable, exact environment, cwd, stdio, Landlock status. Under both engines: every
+//! tracer comes from the harness's `tracer`, which sets the test's engine, and every outcome
+//! must name it.
 
 use hutch_pathset::PathSet;
+use hutch_tests::both_engines;
+use hutch_tests::tracer_harness::{current_engine, tracer};
 use hutch_tracer::{
-    ExitStatus, LandlockStatus, Observer, ObserverError, Policy, TraceError, Tracer, Violation,
+    ExitStatus, LandlockStatus, Observer, ObserverError, Policy, TraceError, TraceOutcome,
+    Violation,
 };
 use std::fs;
 use std::io::Read;
@@ -45,6 +50,14 @@ fn policy(dir: &std::path::Path) -> Policy {
     Policy::new(PathSet::from_entries([dir.join("in")]).unwrap())
 }
 
+/// `run`'s outcome, checked to come from the engine the test asked for.
+fn ran(result: Result<TraceOutcome, TraceError>) -> TraceOutcome {
+    let engine = current_engine();
+    let outcome = result.unwrap_or_else(|e| panic!("the run failed on {engine:?}: {e}"));
+    assert_eq!(outcome.engine, engine, "another engine ran");
+    outcome
+}
+
 fn tree() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().canonicalize().unwrap();
@@ -53,17 +66,16 @@ fn tree() -> (tempfile::TempDir, std::path::PathBuf) {
     (dir, root)
 }
 
-#[test]
+both_engines!(observer_sees_init_and_violations);
 fn observer_sees_init_and_violations() {
     let (_dir, root) = tree();
     let mut rec = Recorder::default();
     let out = root.join("out/x");
-    let outcome = Tracer::new(policy(&root))
+    let outcome = ran(tracer(policy(&root))
         .command(PROBE, ["openat", "wronly|creat", out.to_str().unwrap()])
         .stdout(hutch_tracer::Stdio::Null)
         .observer(&mut rec)
-        .run()
-        .unwrap();
+        .run());
     assert_eq!(outcome.status, ExitStatus::Exited(0));
     assert_eq!(rec.initialized.len(), 1);
     assert_eq!(rec.violations, outcome.violations);
@@ -77,7 +89,7 @@ fn observer_sees_init_and_violations() {
     assert!(outcome.usage.max_rss_kib > 0);
 }
 
-#[test]
+both_engines!(failing_violation_hook_aborts_and_kills_the_tree);
 fn failing_violation_hook_aborts_and_kills_the_tree() {
     let (_dir, root) = tree();
     let mut rec = Recorder {
@@ -87,7 +99,7 @@ fn failing_violation_hook_aborts_and_kills_the_tree() {
     let out = root.join("out/x");
     let late = root.join("in/late");
     // The first write is denied and the hook fails: the run is aborted before the second.
-    let err = Tracer::new(policy(&root))
+    let err = tracer(policy(&root))
         .command(
             PROBE,
             [
@@ -110,7 +122,7 @@ fn failing_violation_hook_aborts_and_kills_the_tree() {
     assert!(!late.exists(), "the tree went on after the hook failed");
 }
 
-#[test]
+both_engines!(failing_init_hook_runs_nothing);
 fn failing_init_hook_runs_nothing() {
     let (_dir, root) = tree();
     let mut rec = Recorder {
@@ -118,27 +130,27 @@ fn failing_init_hook_runs_nothing() {
         ..Recorder::default()
     };
     let inside = root.join("in/x");
-    let err = Tracer::new(policy(&root))
+    let err = tracer(policy(&root))
         .command(PROBE, ["openat", "wronly|creat", inside.to_str().unwrap()])
         .observer(&mut rec)
         .run()
         .unwrap_err();
-    assert!(matches!(err, TraceError::Observer(_)));
+    assert!(matches!(err, TraceError::Observer(_)), "{err}");
     assert!(
         !inside.exists(),
         "the command ran although the init hook failed"
     );
 }
 
-#[test]
+both_engines!(not_found_and_not_executable_are_distinct);
 fn not_found_and_not_executable_are_distinct() {
     let (_dir, root) = tree();
-    let err = Tracer::new(policy(&root))
+    let err = tracer(policy(&root))
         .command("hutch-no-such-command", [""; 0])
         .run()
         .unwrap_err();
     assert!(matches!(err, TraceError::NotFound(_)), "{err}");
-    let err = Tracer::new(policy(&root))
+    let err = tracer(policy(&root))
         .command(root.join("missing"), [""; 0])
         .run()
         .unwrap_err();
@@ -146,25 +158,24 @@ fn not_found_and_not_executable_are_distinct() {
     let script = root.join("noexec");
     fs::write(&script, "#!/bin/sh\n").unwrap();
     fs::set_permissions(&script, fs::Permissions::from_mode(0o644)).unwrap();
-    let err = Tracer::new(policy(&root))
+    let err = tracer(policy(&root))
         .command(&script, [""; 0])
         .run()
         .unwrap_err();
     assert!(matches!(err, TraceError::NotExecutable(..)), "{err}");
 }
 
-#[test]
+both_engines!(exact_environment_cwd_and_stdio);
 fn exact_environment_cwd_and_stdio() {
     let (_dir, root) = tree();
     let (r, w) = nix::unistd::pipe().unwrap();
-    let outcome = Tracer::new(policy(&root))
+    let outcome = ran(tracer(policy(&root))
         .command("/bin/sh", ["-c", "env; pwd"])
         .env_clear()
         .env("A", "1")
         .current_dir(root.join("in"))
         .stdout(w)
-        .run()
-        .unwrap();
+        .run());
     assert_eq!(outcome.status, ExitStatus::Exited(0));
     let mut text = String::new();
     fs::File::from(r).read_to_string(&mut text).unwrap();
@@ -179,46 +190,43 @@ fn exact_environment_cwd_and_stdio() {
         || l.starts_with("_=")));
 }
 
-#[test]
+both_engines!(exact_environment_reaches_execve);
 fn exact_environment_reaches_execve() {
     let (_dir, root) = tree();
     let (r, w) = nix::unistd::pipe().unwrap();
     let env = "/usr/bin/env";
-    let outcome = Tracer::new(policy(&root))
+    let outcome = ran(tracer(policy(&root))
         .command(env, [""; 0])
         .env_clear()
         .env("A", "1")
         .env("B", "2")
         .stdout(w)
-        .run()
-        .unwrap();
+        .run());
     assert_eq!(outcome.status, ExitStatus::Exited(0));
     let mut text = String::new();
     fs::File::from(r).read_to_string(&mut text).unwrap();
     assert_eq!(text, "A=1\nB=2\n");
 }
 
-#[test]
+both_engines!(death_by_signal_is_reported_to_the_observer);
 fn death_by_signal_is_reported_to_the_observer() {
     let (_dir, root) = tree();
     let mut rec = Recorder::default();
-    let outcome = Tracer::new(policy(&root))
+    let outcome = ran(tracer(policy(&root))
         .command(PROBE, ["signal", "9"])
         .observer(&mut rec)
-        .run()
-        .unwrap();
+        .run());
     assert_eq!(outcome.status, ExitStatus::Signaled(9));
     assert_eq!(rec.died, rec.initialized);
     let mut quiet = Recorder::default();
-    Tracer::new(policy(&root))
+    ran(tracer(policy(&root))
         .command(PROBE, ["exit", "3"])
         .observer(&mut quiet)
-        .run()
-        .unwrap();
+        .run());
     assert!(quiet.died.is_empty());
 }
 
-#[test]
+both_engines!(chroot_runs_inside_and_judges_paths_in_its_root);
 fn chroot_runs_inside_and_judges_paths_in_its_root() {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipping: chroot needs root");
@@ -237,7 +245,7 @@ fn chroot_runs_inside_and_judges_paths_in_its_root() {
     }
     fs::copy(PROBE, root.join("probe")).unwrap();
     let (r, w) = nix::unistd::pipe().unwrap();
-    let outcome = Tracer::new(Policy::new(PathSet::from_entries(["/in"]).unwrap()))
+    let outcome = ran(tracer(Policy::new(PathSet::from_entries(["/in"]).unwrap()))
         .chroot(&root)
         .command(
             "/probe",
@@ -253,8 +261,7 @@ fn chroot_runs_inside_and_judges_paths_in_its_root() {
             ],
         )
         .stdout(w)
-        .run()
-        .unwrap();
+        .run());
     assert_eq!(outcome.status, ExitStatus::Exited(0));
     let mut text = String::new();
     fs::File::from(r).read_to_string(&mut text).unwrap();
@@ -270,7 +277,7 @@ fn chroot_runs_inside_and_judges_paths_in_its_root() {
     );
 }
 
-#[test]
+both_engines!(a_real_compile_and_make_run_without_false_positives);
 fn a_real_compile_and_make_run_without_false_positives() {
     let (_dir, root) = tree();
     if std::process::Command::new("gcc")
@@ -286,12 +293,11 @@ fn a_real_compile_and_make_run_without_false_positives() {
         && mkdir -p a/b && ln -s made.txt lnk && mv lnk a/b/ && chmod +x c && rm -rf a c.c \
         && echo done > /dev/stderr";
     let policy = Policy::new(PathSet::from_entries([root.join("in"), "/tmp".into()]).unwrap());
-    let outcome = Tracer::new(policy)
+    let outcome = ran(tracer(policy)
         .command("/bin/sh", ["-c", script])
         .current_dir(root.join("in"))
         .stderr(hutch_tracer::Stdio::Null)
-        .run()
-        .unwrap();
+        .run());
     assert_eq!(outcome.status, ExitStatus::Exited(0), "{outcome:?}");
     assert!(outcome.violations.is_empty(), "{:?}", outcome.violations);
     assert_eq!(

@@ -1,13 +1,14 @@
 //! Escapes that beat catbox: i386 `int 0x80`, io_uring, a thread racing the path buffer,
-//! untraced clones, handles, ptrace. As root and as nobody.
+//! untraced clones, handles, ptrace. As root and as nobody, under both engines.
 
+use hutch_tests::both_engines;
 use hutch_tests::tracer_harness::{snapshot, trace, users, Fixture, User};
 use std::path::Path;
 
 const PROBE: &str = env!("CARGO_BIN_EXE_hutch-probe");
 const DRIVER: &str = env!("CARGO_BIN_EXE_hutch-trace");
 
-#[test]
+both_engines!(int80_open_is_killed_and_writes_nothing);
 fn int80_open_is_killed_and_writes_nothing() {
     for user in users() {
         let fx = Fixture::new(user);
@@ -34,7 +35,7 @@ fn int80_open_is_killed_and_writes_nothing() {
     }
 }
 
-#[test]
+both_engines!(x32_calls_are_killed_and_negative_numbers_answer_enosys);
 fn x32_calls_are_killed_and_negative_numbers_answer_enosys() {
     for user in users() {
         let fx = Fixture::new(user);
@@ -58,7 +59,7 @@ fn x32_calls_are_killed_and_negative_numbers_answer_enosys() {
     }
 }
 
-#[test]
+both_engines!(io_uring_open_is_refused);
 fn io_uring_open_is_refused() {
     for user in users() {
         let fx = Fixture::new(user);
@@ -75,7 +76,7 @@ fn io_uring_open_is_refused() {
     }
 }
 
-#[test]
+both_engines!(racing_thread_gets_nothing_outside);
 fn racing_thread_gets_nothing_outside() {
     for user in users() {
         let fx = Fixture::new(user);
@@ -111,7 +112,7 @@ fn racing_thread_gets_nothing_outside() {
     }
 }
 
-#[test]
+both_engines!(untraced_clones_handles_and_ptrace_are_refused);
 fn untraced_clones_handles_and_ptrace_are_refused() {
     for user in users() {
         let fx = Fixture::new(user);
@@ -148,7 +149,7 @@ fn untraced_clones_handles_and_ptrace_are_refused() {
     }
 }
 
-#[test]
+both_engines!(signals_to_processes_outside_the_sandbox_are_refused);
 fn signals_to_processes_outside_the_sandbox_are_refused() {
     let mut outsider = std::process::Command::new("sleep")
         .arg("30")

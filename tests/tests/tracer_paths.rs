@@ -1,7 +1,8 @@
 //! Path resolution and policy options: sibling prefix, dangling symlink, `/proc/self/cwd`,
 //! relative paths, catbox's ENOENT/EEXIST quirks, collect_only, network, fake ownership,
-//! exit statuses. As root and as nobody.
+//! exit statuses. As root and as nobody, under both engines.
 
+use hutch_tests::both_engines;
 use hutch_tests::tracer_harness::{snapshot, trace, users, Fixture, User};
 use std::fs;
 use std::path::Path;
@@ -15,7 +16,7 @@ fn run(user: User, cwd: &Path, opts: &[&str], cmd: &[&str]) -> hutch_tests::trac
     trace(Path::new(DRIVER), user, cwd, opts, &full)
 }
 
-#[test]
+both_engines!(sibling_prefix_is_not_inside);
 fn sibling_prefix_is_not_inside() {
     for user in users() {
         let fx = Fixture::new(user);
@@ -35,7 +36,7 @@ fn sibling_prefix_is_not_inside() {
     }
 }
 
-#[test]
+both_engines!(dangling_symlink_under_o_creat_resolves_to_its_target);
 fn dangling_symlink_under_o_creat_resolves_to_its_target() {
     for user in users() {
         let fx = Fixture::new(user);
@@ -63,7 +64,7 @@ fn dangling_symlink_under_o_creat_resolves_to_its_target() {
     }
 }
 
-#[test]
+both_engines!(proc_self_cwd_and_relative_paths_resolve_in_the_tracee);
 fn proc_self_cwd_and_relative_paths_resolve_in_the_tracee() {
     for user in users() {
         let fx = Fixture::new(user);
@@ -112,7 +113,7 @@ fn proc_self_cwd_and_relative_paths_resolve_in_the_tracee() {
     }
 }
 
-#[test]
+both_engines!(catbox_quirks_enoent_and_eexist_without_violation);
 fn catbox_quirks_enoent_and_eexist_without_violation() {
     for user in users() {
         let fx = Fixture::new(user);
@@ -140,7 +141,7 @@ fn catbox_quirks_enoent_and_eexist_without_violation() {
     }
 }
 
-#[test]
+both_engines!(collect_only_records_but_allows);
 fn collect_only_records_but_allows() {
     for user in users() {
         let fx = Fixture::new(user);
@@ -157,7 +158,7 @@ fn collect_only_records_but_allows() {
     }
 }
 
-#[test]
+both_engines!(network_off_records_connect_destinations);
 fn network_off_records_connect_destinations() {
     for user in users() {
         let fx = Fixture::new(user);
@@ -204,7 +205,7 @@ fn network_off_records_connect_destinations() {
     }
 }
 
-#[test]
+both_engines!(fake_ownership_records_chown_and_leaves_the_owner);
 fn fake_ownership_records_chown_and_leaves_the_owner() {
     use std::os::unix::fs::MetadataExt;
     for user in users() {
@@ -241,7 +242,7 @@ fn fake_ownership_records_chown_and_leaves_the_owner() {
     }
 }
 
-#[test]
+both_engines!(exit_codes_and_signals_pass_through);
 fn exit_codes_and_signals_pass_through() {
     for user in users() {
         let fx = Fixture::new(user);
@@ -256,7 +257,7 @@ fn exit_codes_and_signals_pass_through() {
     }
 }
 
-#[test]
+both_engines!(dirfd_and_empty_path_forms_resolve_through_the_fd);
 fn dirfd_and_empty_path_forms_resolve_through_the_fd() {
     for user in users() {
         let fx = Fixture::new(user);
@@ -302,7 +303,7 @@ fn dirfd_and_empty_path_forms_resolve_through_the_fd() {
     }
 }
 
-#[test]
+both_engines!(bind_mounts_are_judged_by_source_and_o_path_opens_are_not_writes);
 fn bind_mounts_are_judged_by_source_and_o_path_opens_are_not_writes() {
     for user in users() {
         let fx = Fixture::new(user);

@@ -1,41 +1,21 @@
 //! Process trees: a fork storm records one violation per attempt, a violation after execve,
-//! threads, leftovers killed at exit (or waited for), and nothing survives a SIGKILLed
-//! tracer. As root and as nobody.
+//! threads, leftovers killed at exit (a double-forked daemon included) or waited for, and
+//! nothing survives a SIGKILLed tracer (a fork chain included). As root and as nobody, under
+//! both engines.
 
-use hutch_tests::tracer_harness::{driver_command, snapshot, trace, users, Fixture, User};
+use hutch_tests::both_engines;
+use hutch_tests::tracer_harness::{
+    current_engine, driver_command, snapshot, trace, tracer_pid, users, wait_dead, Engine, Fixture,
+    User,
+};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 const PROBE: &str = env!("CARGO_BIN_EXE_hutch-probe");
 const DRIVER: &str = env!("CARGO_BIN_EXE_hutch-trace");
 
-/// True when `pid` no longer runs: gone, or a zombie nobody reaped (PID 1 here does not reap).
-fn dead(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => {
-            stat.rsplit(')')
-                .next()
-                .and_then(|s| s.split_whitespace().next())
-                == Some("Z")
-        }
-    }
-}
-
-fn wait_dead(pids: &[u32]) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(5) {
-        if pids.iter().all(|p| dead(*p)) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
-#[test]
+both_engines!(fork_storm_records_exactly_one_violation_per_attempt);
 fn fork_storm_records_exactly_one_violation_per_attempt() {
     for user in users() {
         let fx = Fixture::new(user);
@@ -70,7 +50,7 @@ fn fork_storm_records_exactly_one_violation_per_attempt() {
     }
 }
 
-#[test]
+both_engines!(violation_after_execve_is_recorded);
 fn violation_after_execve_is_recorded() {
     for user in users() {
         let fx = Fixture::new(user);
@@ -89,7 +69,7 @@ fn violation_after_execve_is_recorded() {
     }
 }
 
-#[test]
+both_engines!(three_threads_denied_once_each_give_three_records);
 fn three_threads_denied_once_each_give_three_records() {
     for user in users() {
         let fx = Fixture::new(user);
@@ -109,7 +89,7 @@ fn three_threads_denied_once_each_give_three_records() {
     }
 }
 
-#[test]
+both_engines!(leftovers_are_killed_and_reported);
 fn leftovers_are_killed_and_reported() {
     for user in users() {
         let fx = Fixture::new(user);
@@ -132,7 +112,33 @@ fn leftovers_are_killed_and_reported() {
     }
 }
 
-#[test]
+both_engines!(a_double_forked_daemon_is_a_leftover_and_is_killed);
+fn a_double_forked_daemon_is_a_leftover_and_is_killed() {
+    // fork, setsid, fork, the middle exits: the daemon is an orphan in a session of its own,
+    // ignores SIGHUP/SIGINT/SIGTERM/SIGQUIT and holds none of the command's streams.
+    for user in users() {
+        let fx = Fixture::new(user);
+        let t = trace(
+            Path::new(DRIVER),
+            user,
+            &fx.root,
+            &[],
+            &[PROBE, "daemonize", "30"],
+        );
+        assert_eq!(t.status, "exited 0", "{user:?}");
+        let [middle, daemon] = pid_values(&t.output[0])[..] else {
+            panic!("{:?}", t.output);
+        };
+        assert_eq!(
+            t.leftovers,
+            [daemon],
+            "the middle {middle} was reaped ({user:?})"
+        );
+        assert!(wait_dead(&[daemon]), "the daemon still runs ({user:?})");
+    }
+}
+
+both_engines!(wait_for_all_waits_like_catbox);
 fn wait_for_all_waits_like_catbox() {
     let fx = Fixture::new(User::Root);
     let mark = fx.p("in/mark");
@@ -151,7 +157,28 @@ fn wait_for_all_waits_like_catbox() {
     );
 }
 
-#[test]
+/// The pids of a probe line `name=PID name=PID ...`.
+fn pid_values(line: &str) -> Vec<u32> {
+    line.split_whitespace()
+        .map(|kv| {
+            kv.split_once('=')
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or_else(|| panic!("not a pid list: {line}"))
+        })
+        .collect()
+}
+
+/// The tracer as the tracee's `/proc/PID/status` names it on the current engine: the ptrace
+/// engine's tracer is `tracer` itself; the notify engine ptraces nothing. A tracee under the
+/// wrong engine fails this (the killed tracer's own report never comes).
+fn expected_tracer_pid(tracer: u32) -> u32 {
+    match current_engine() {
+        Engine::Ptrace => tracer,
+        _ => 0,
+    }
+}
+
+both_engines!(nothing_survives_a_sigkilled_tracer);
 fn nothing_survives_a_sigkilled_tracer() {
     for user in users() {
         let mut cmd = driver_command(Path::new(DRIVER), user);
@@ -164,12 +191,14 @@ fn nothing_survives_a_sigkilled_tracer() {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let pids: Vec<u32> = line
-            .split_whitespace()
-            .map(|kv| kv.split_once('=').unwrap().1.parse().unwrap())
-            .collect();
+        let pids = pid_values(&line);
         assert_eq!(pids.len(), 2, "{line}");
         // setpriv execs the driver, so the child's pid is the tracer's.
+        assert_eq!(
+            tracer_pid(pids[1]),
+            Some(expected_tracer_pid(child.id())),
+            "{user:?}"
+        );
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(
@@ -179,7 +208,71 @@ fn nothing_survives_a_sigkilled_tracer() {
     }
 }
 
-#[test]
+both_engines!(a_fork_chain_does_not_outlive_a_sigkilled_tracer);
+fn a_fork_chain_does_not_outlive_a_sigkilled_tracer() {
+    // The tree keeps forking while the tracer dies: each link forks the next and exits, so
+    // the pids keep changing and every new process is an orphan. The probe's subreaper
+    // (this test runner must not become one) collects the orphans and says which outlive
+    // the tracer.
+    for user in users() {
+        let driver = driver_command(Path::new(DRIVER), user);
+        let mut child = Command::new(PROBE)
+            .arg("subreaper")
+            .arg(driver.get_program())
+            .args(driver.get_args())
+            .args(["--", PROBE, "fork-chain", "20"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut next = || {
+            lines
+                .next()
+                .unwrap_or_else(|| panic!("the subreaper ended early ({user:?})"))
+                .unwrap()
+        };
+        let (mut tracer, mut main) = (None, None);
+        while tracer.is_none() || main.is_none() {
+            let line = next();
+            match line.split_once('=') {
+                Some(("tracer", pid)) => tracer = pid.parse::<u32>().ok(),
+                Some(("main", pid)) => main = pid.parse::<u32>().ok(),
+                _ => panic!("unexpected line before the chain started ({user:?}): {line}"),
+            }
+        }
+        let (tracer, main) = (tracer.unwrap(), main.unwrap());
+        assert_eq!(
+            tracer_pid(main),
+            Some(expected_tracer_pid(tracer)),
+            "{user:?}"
+        );
+        // Let the chain run a few hundred generations, then kill the tracer.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(tracer as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        let (mut status, mut survivors) = (None, None);
+        while survivors.is_none() {
+            let line = next();
+            if let Some(s) = line.strip_prefix("tracer_status=") {
+                status = Some(s.to_string());
+            } else if let Some(s) = line.strip_prefix("survivors=") {
+                survivors = Some(s.to_string());
+            }
+        }
+        assert!(child.wait().unwrap().success());
+        assert_eq!(status.as_deref(), Some("signaled 9"), "{user:?}");
+        assert_eq!(
+            survivors.as_deref(),
+            Some("none"),
+            "processes outlived the tracer ({user:?})"
+        );
+    }
+}
+
+both_engines!(group_stops_realtime_signals_and_posix_spawn_children);
 fn group_stops_realtime_signals_and_posix_spawn_children() {
     for user in users() {
         let fx = Fixture::new(user);

@@ -1,7 +1,8 @@
 //! Every judged syscall, outside the whitelist: denied with EACCES, recorded exactly once with
 //! the right name and resolved path, disk unchanged. Inside: allowed, nothing recorded. As root
-//! and as nobody.
+//! and as nobody, under both engines.
 
+use hutch_tests::both_engines;
 use hutch_tests::tracer_harness::{can_run_as_nobody, snapshot, trace, Fixture, User, NOBODY};
 use std::path::Path;
 
@@ -147,24 +148,24 @@ fn inside_allowed(user: User) {
     }
 }
 
-#[test]
+both_engines!(outside_every_syscall_is_denied_once_as_root);
 fn outside_every_syscall_is_denied_once_as_root() {
     outside_all_denied(User::Root);
 }
 
-#[test]
+both_engines!(outside_every_syscall_is_denied_once_as_nobody);
 fn outside_every_syscall_is_denied_once_as_nobody() {
     if can_run_as_nobody() {
         outside_all_denied(User::Nobody);
     }
 }
 
-#[test]
+both_engines!(inside_every_syscall_is_allowed_as_root);
 fn inside_every_syscall_is_allowed_as_root() {
     inside_allowed(User::Root);
 }
 
-#[test]
+both_engines!(inside_every_syscall_is_allowed_as_nobody);
 fn inside_every_syscall_is_allowed_as_nobody() {
     if can_run_as_nobody() {
         inside_allowed(User::Nobody);

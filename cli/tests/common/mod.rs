@@ -75,13 +75,19 @@ pub fn shared_tempdir() -> tempfile::TempDir {
     dir
 }
 
-/// Which of the backends can run here, from `hutch backends --json`.
-pub fn available_backends() -> Vec<String> {
+/// The entries of `hutch backends --json`.
+pub fn backends_json() -> Vec<serde_json::Value> {
     let out = output(hutch().args(["backends", "--json"]));
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("backends --json");
     v["backends"]
         .as_array()
-        .unwrap()
+        .expect("a list of backends")
+        .clone()
+}
+
+/// Which of the backends can run here, from `hutch backends --json`.
+pub fn available_backends() -> Vec<String> {
+    backends_json()
         .iter()
         .filter(|b| b["available"].as_bool() == Some(true))
         .map(|b| b["name"].as_str().unwrap().to_string())
@@ -116,4 +122,30 @@ pub fn has_backend(backend: &str) -> bool {
         eprintln!("{backend} backend unavailable here: case not exercised");
     }
     here
+}
+
+/// The tracer engine `auto` picks here, from `hutch backends --json` (`ptrace` or `notify`).
+pub fn auto_tracer_engine() -> String {
+    backends_json()
+        .iter()
+        .find(|b| b["name"] == "ptrace")
+        .and_then(|b| b["tracer_engine_auto"].as_str())
+        .expect("the ptrace backend names auto's tracer engine")
+        .to_string()
+}
+
+/// True when the kernel is new enough for the notify tracer engine (5.19); prints why not.
+pub fn notify_kernel() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut numbers = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse::<u32>().ok());
+    let version = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    if version < (5, 19) {
+        eprintln!(
+            "notify engine not exercised: kernel {} is older than 5.19",
+            release.trim()
+        );
+    }
+    version >= (5, 19)
 }

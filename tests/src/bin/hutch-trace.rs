@@ -1,9 +1,10 @@
-//! `hutch-trace [-w PATH]... [--collect-only] [--no-network] [--fake-ownership] [--wait-all]
-//! -- CMD ARGS...`: runs CMD under the tracer and prints the outcome as `hutch:` lines after
-//! the command's own output. A test driver (it lets tests run the tracer as `nobody`).
+//! `hutch-trace [--engine auto|ptrace|notify] [-w PATH]... [--collect-only] [--no-network]
+//! [--fake-ownership] [--wait-all] -- CMD ARGS...`: runs CMD under the tracer and prints the
+//! outcome as `hutch:` lines after the command's own output, `hutch:engine` naming the engine
+//! that ran. A test driver (it lets tests run the tracer as `nobody`).
 
 use hutch_pathset::PathSet;
-use hutch_tracer::{ExitStatus, Policy, Tracer};
+use hutch_tracer::{Engine, ExitStatus, Policy, Tracer};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -13,6 +14,7 @@ fn main() {
         .expect("usage: hutch-trace OPTIONS -- CMD");
     let (opts, cmd) = (&args[..split], &args[split + 1..]);
     let mut policy = Policy::new(PathSet::new());
+    let mut engine = Engine::Auto;
     let mut it = opts.iter();
     while let Some(opt) = it.next() {
         match opt.as_str() {
@@ -26,10 +28,21 @@ fn main() {
             "--no-network" => policy.network = false,
             "--fake-ownership" => policy.fake_ownership = true,
             "--wait-all" => policy.wait_for_all = true,
+            "--engine" => {
+                engine = match it.next().map(String::as_str) {
+                    Some("auto") => Engine::Auto,
+                    Some("ptrace") => Engine::Ptrace,
+                    Some("notify") => Engine::Notify,
+                    other => panic!("--engine auto|ptrace|notify, not {other:?}"),
+                }
+            }
             other => panic!("unknown option {other}"),
         }
     }
-    let result = Tracer::new(policy).command(&cmd[0], &cmd[1..]).run();
+    let result = Tracer::new(policy)
+        .engine(engine)
+        .command(&cmd[0], &cmd[1..])
+        .run();
     let outcome = match result {
         Ok(outcome) => outcome,
         Err(err) => {
@@ -63,4 +76,5 @@ fn main() {
         println!("hutch:leftover\t{pid}");
     }
     println!("hutch:landlock\t{:?}", outcome.landlock);
+    println!("hutch:engine\t{:?}", outcome.engine);
 }

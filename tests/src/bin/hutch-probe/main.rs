@@ -6,6 +6,7 @@
 
 mod attacks;
 mod ops;
+mod tree;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -74,6 +75,9 @@ fn main() {
             }
             println!("sleeper={pid}");
         }
+        "daemonize" => tree::daemonize(rest[0].parse().expect("secs")),
+        "fork-chain" => tree::fork_chain(rest[0].parse().expect("secs")),
+        "subreaper" => tree::subreaper(rest),
         "sleep-tree" => {
             let secs: u64 = rest[0].parse().expect("secs");
             // SAFETY: single-threaded fork; the child only sleeps.
