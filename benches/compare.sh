@@ -43,7 +43,8 @@ printf '[package]\nname = "luafetch"\nversion = "0.0.0"\nedition = "2021"\n[depe
 lua_src=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/lua-src-551.1.0/lua-5.4.9 | head -n 1)
 
 python3 benches/compare/compare.py --hutch target/release/hutch \
-  --invert-bench target/release/hutch-invert-bench --lua-src "$lua_src" \
+  --invert-bench target/release/hutch-invert-bench \
+  --syscall-loop target/release/hutch-syscall-loop --lua-src "$lua_src" \
   ${catbox_python:+--catbox-python "$catbox_python"} \
   ${sandboxlib_python:+--sandboxlib-python "$sandboxlib_python"} \
   --rounds "$ROUNDS" --out benches/compare/latest.md "$@"

@@ -18,6 +18,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+NOTIFY = "hutch -b ptrace (notify engine)"
+PTRACE = "hutch -b ptrace (ptrace engine)"
 
 
 def run_timed(argv, cwd=None, env=None):
@@ -118,15 +120,16 @@ def tracer_tables(a, out):
         peaks = []
 
         def read_peak(name):
-            if name == "hutch -b ptrace":
+            if name == NOTIFY:
                 with open(report) as f:
                     peaks.append(json.load(f)["supervisor_max_rss_kib"] / 1024.0)
 
         for title, wdir, cmd in workloads:
             modes = [("bare", cmd, wdir, env)]
-            hutch_cmd = [a.hutch, "run", "-b", "ptrace", "--quiet", "-w", wdir, "-w", tmp,
-                         "-w", "/dev", "--report", report, "--"] + cmd
-            modes.append(("hutch -b ptrace", hutch_cmd, wdir, env))
+            for name, engine in ((NOTIFY, "notify"), (PTRACE, "ptrace")):
+                hutch_cmd = [a.hutch, "run", "-b", "ptrace", "--tracer-engine", engine, "--quiet",
+                             "-w", wdir, "-w", tmp, "-w", "/dev", "--report", report, "--"] + cmd
+                modes.append((name, hutch_cmd, wdir, env))
             if a.catbox_python:
                 modes.append(("catbox 1.7.0", [a.catbox_python, os.path.join(HERE, "catbox_run.py"),
                                                wdir, tmp, "/dev", "--"] + cmd, wdir, env))
@@ -159,7 +162,7 @@ def tracer_tables(a, out):
             print(table.text())
         if peaks:
             # The supervisor's peak RSS, from the reports of the Lua-build runs above.
-            table = Table("Peak RSS of the hutch supervisor during the Lua build (ptrace)",
+            table = Table("Peak RSS of the hutch supervisor during the Lua build (notify engine)",
                           ["samples", "median MiB", "min-max MiB"])
             m, r = fmt(peaks, 1.0, 2)
             table.row([len(peaks), m, r])
@@ -167,6 +170,52 @@ def tracer_tables(a, out):
             print(table.text())
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def read_only_tables(a, out):
+    """Calls that never reach the tracer: stat and read-only open loops (ns per call, timed
+    inside the loop), and a read-heavy real program (`grep -r` over /usr/include)."""
+    target = "/usr/include/stdio.h"
+    hutch = [a.hutch, "run", "-b", "ptrace", "--quiet", "-w", "/tmp", "--"]
+    loops = [("stat", "`stat` loop"), ("open", "read-only `open`+`close` loop")]
+    table = Table("Read-only calls: ns per call inside a loop of 200 000 (medians of %d)" % a.rounds,
+                  ["loop", "bare ns", "hutch ns", "hutch x bare", "hutch --collect-only ns",
+                   "--collect-only x bare"])
+    print("workload: read-only loops", file=sys.stderr)
+    for op, title in loops:
+        argv = [a.syscall_loop, op, "200000", target]
+        modes = [("bare", argv), ("hutch", hutch + argv),
+                 ("collect", hutch[:4] + ["--collect-only"] + hutch[4:] + argv)]
+        ns = {name: [] for name, _ in modes}
+        for _ in range(a.rounds):
+            for name, cmd in modes:
+                text = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                      check=True).stdout.decode()
+                ns[name].append(int(text.split("ns_per_op=")[1].split()[0]))
+        med = {name: statistics.median(v) for name, v in ns.items()}
+        table.row([title, "%d" % med["bare"], "%d" % med["hutch"],
+                   "%.3f" % (med["hutch"] / med["bare"]), "%d" % med["collect"],
+                   "%.3f" % (med["collect"] / med["bare"])])
+    out.append(table.text())
+    print(table.text())
+    cmd = ["grep", "-r", "-c", "hutch-never-matches", "/usr/include"]
+    modes = [("bare", cmd, None, None), ("hutch -b ptrace", hutch + cmd, None, None)]
+    print("workload: grep -r", file=sys.stderr)
+    samples, failures = interleave(modes, a.rounds, check=False)
+    table = Table("`grep -r` over /usr/include (read-only opens, reads, stats)",
+                  ["mode", "CPU median s", "CPU min-max", "CPU x bare", "wall median s",
+                   "wall x bare"])
+    base_cpu = statistics.median(c for _, c in samples["bare"])
+    base_wall = statistics.median(w for w, _ in samples["bare"])
+    for name, *_ in modes:
+        cpus = [c for _, c in samples[name]]
+        walls = [w for w, _ in samples[name]]
+        cm, cr = fmt(cpus)
+        wm, _ = fmt(walls)
+        table.row([name, cm, cr, "%.3f" % (statistics.median(cpus) / base_cpu), wm,
+                   "%.3f" % (statistics.median(walls) / base_wall)])
+    out.append(table.text())
+    print(table.text())
 
 
 def startup_table(a, out):
@@ -246,23 +295,26 @@ def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--hutch", required=True)
     p.add_argument("--invert-bench", required=True)
+    p.add_argument("--syscall-loop", required=True)
     p.add_argument("--lua-src", required=True)
     p.add_argument("--catbox-python")
     p.add_argument("--sandboxlib-python")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--startup-runs", type=int, default=20)
-    p.add_argument("--only", choices=["tracer", "startup", "inversion"])
+    p.add_argument("--only", choices=["tracer", "read-only", "startup", "inversion"])
     p.add_argument("--out")
     a = p.parse_args()
     # Workloads run in their own directories: resolve every program path first.
     a.hutch = os.path.abspath(a.hutch)
     a.invert_bench = os.path.abspath(a.invert_bench)
+    a.syscall_loop = os.path.abspath(a.syscall_loop)
     a.lua_src = os.path.abspath(a.lua_src)
     out = ["## Latest comparison", "",
            "Machine: %s, %d cores, kernel %s; %s; %d interleaved rounds; medians." % (
                platform.processor() or platform.machine(), os.cpu_count(), platform.release(),
                time.strftime("%Y-%m-%d"), a.rounds)]
-    steps = {"tracer": tracer_tables, "startup": startup_table, "inversion": inversion_table}
+    steps = {"tracer": tracer_tables, "read-only": read_only_tables, "startup": startup_table,
+             "inversion": inversion_table}
     for name, step in steps.items():
         if a.only in (None, name):
             step(a, out)
