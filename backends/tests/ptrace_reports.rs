@@ -110,20 +110,14 @@ fn isolated_network_denials_are_reported() {
         .any(|d| d.syscall == "socket" || d.syscall == "connect"));
 }
 
-/// True when the kernel is new enough for the notify engine (5.19); prints why not.
+/// True when this kernel can run the notify engine (the tracer's own probe, which `auto`
+/// uses too); prints why not.
 fn notify_kernel() -> bool {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut numbers = release
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|n| n.parse::<u32>().ok());
-    let version = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
-    if version < (5, 19) {
-        eprintln!(
-            "notify engine not tested: kernel {} is older than 5.19",
-            release.trim()
-        );
+    let ok = hutch_backends::Engine::Auto.resolve() == hutch_backends::Engine::Notify;
+    if !ok {
+        eprintln!("notify engine not tested: this kernel lacks seccomp user notifications or is older than 5.19");
     }
-    version >= (5, 19)
+    ok
 }
 
 /// Runs a denied write with `engine` asked for; checks the outcome names `ran` and that the

@@ -1,5 +1,5 @@
 //! Escapes that beat catbox: i386 `int 0x80`, io_uring, a thread racing the path buffer,
-//! untraced clones, handles, ptrace. As root and as nobody, under both engines.
+//! untraced clones, handles, ptrace, a seccomp listener of the tracee's own. As root and as nobody, under both engines.
 
 use hutch_tests::both_engines;
 use hutch_tests::tracer_harness::{snapshot, trace, users, Fixture, User};
@@ -73,6 +73,27 @@ fn io_uring_open_is_refused() {
         );
         assert_eq!(t.results(), [format!("errno:{}", libc::ENOSYS)]);
         assert_eq!(snapshot(&fx.root), before);
+    }
+}
+
+both_engines!(a_listener_of_the_tracees_own_is_refused);
+/// A tracee's own USER_NOTIF filter would take precedence over the tracer's and could let a
+/// chmod outside the whitelist run unseen (Landlock does not cover chmod): installing one with
+/// a listener is refused, and the file keeps its mode.
+fn a_listener_of_the_tracees_own_is_refused() {
+    for user in users() {
+        let fx = Fixture::new(user);
+        let before = snapshot(&fx.root);
+        let t = trace(
+            Path::new(DRIVER),
+            user,
+            &fx.root,
+            &["-w", &fx.p("in")],
+            &[PROBE, "own-listener-chmod", &fx.p("out/f")],
+        );
+        assert_eq!(t.results(), [format!("errno:{}", libc::EPERM)], "{user:?}");
+        assert_eq!(t.status, "exited 0");
+        assert_eq!(snapshot(&fx.root), before, "{user:?}");
     }
 }
 

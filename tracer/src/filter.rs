@@ -7,7 +7,10 @@
 //!    `ERRNO(ENOSYS)`, as without a filter;
 //! 3. `open`/`openat` → `TRACE` only when the flags hold `O_WRONLY`, `O_RDWR`, `O_CREAT`,
 //!    `O_TRUNC` or `__O_TMPFILE`, otherwise `ALLOW` (read-only opens never stop);
-//! 4. `clone` with `CLONE_UNTRACED` → `ERRNO(EPERM)`; `clone3` → `ERRNO(ENOSYS)` (its flags sit
+//! 4. `seccomp` with `SECCOMP_FILTER_FLAG_NEW_LISTENER` → `ERRNO(EPERM)`: a filter of the
+//!    tracee's own answering `USER_NOTIF` would take precedence over ours (same action, newer
+//!    filter), so its listener could let calls run that the tracer never sees;
+//!    `clone` with `CLONE_UNTRACED` → `ERRNO(EPERM)`; `clone3` → `ERRNO(ENOSYS)` (its flags sit
 //!    behind a pointer; libc falls back to `clone`), so every child is auto-attached;
 //! 5. `io_uring_setup`/`_enter`/`_register` → `ERRNO(ENOSYS)`; `open_by_handle_at`, `ptrace`,
 //!    `process_vm_writev`, `move_mount`, `mount_setattr` → `ERRNO(EPERM)`;
@@ -79,6 +82,7 @@ pub fn summary(network: bool) -> String {
         out.push_str("seccomp: socket (not AF_UNIX), connect -> judged by the tracer and denied\n");
     }
     out.push_str("seccomp: clone with CLONE_UNTRACED -> EPERM; clone3 -> ENOSYS\n");
+    out.push_str("seccomp: seccomp with SECCOMP_FILTER_FLAG_NEW_LISTENER -> EPERM\n");
     out.push_str(&format!("seccomp: {} -> ENOSYS\n", names(&REFUSED_ENOSYS)));
     out.push_str(&format!("seccomp: {} -> EPERM\n", names(&REFUSED_EPERM)));
     out.push_str("seccomp: everything else -> allow\n");
@@ -187,6 +191,17 @@ pub(crate) fn build(network: bool, intercept: Intercept) -> Vec<libc::sock_filte
         RET_ALLOW,
     );
     fixed(&mut prog, libc::SYS_clone3, ret_errno(libc::ENOSYS));
+    // A filter of the tracee's own that answers USER_NOTIF would win over ours (same action,
+    // newer filter) and could CONTINUE calls we never see: no listener for the tracee.
+    arg_test(
+        &mut prog,
+        libc::SYS_seccomp,
+        1,
+        BPF_JSET_K,
+        libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32,
+        ret_errno(libc::EPERM),
+        RET_ALLOW,
+    );
     for (nr, _) in REFUSED_ENOSYS {
         fixed(&mut prog, nr, ret_errno(libc::ENOSYS));
     }
@@ -316,6 +331,15 @@ mod tests {
             );
         }
         assert_eq!(run(&prog, a, nr(libc::SYS_unlinkat), [0; 6]), RET_TRACE);
+        let listener = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+        assert_eq!(
+            run(&prog, a, nr(libc::SYS_seccomp), [1, listener, 0, 0, 0, 0]),
+            ret_errno(libc::EPERM)
+        );
+        assert_eq!(
+            run(&prog, a, nr(libc::SYS_seccomp), [1, 0, 0, 0, 0, 0]),
+            RET_ALLOW
+        );
         assert_eq!(run(&prog, a, nr(libc::SYS_fchmod), [0; 6]), RET_TRACE);
         assert_eq!(
             run(&prog, a, nr(libc::SYS_io_uring_setup), [0; 6]),

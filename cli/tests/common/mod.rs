@@ -134,18 +134,12 @@ pub fn auto_tracer_engine() -> String {
         .to_string()
 }
 
-/// True when the kernel is new enough for the notify tracer engine (5.19); prints why not.
+/// True when this kernel can run the notify engine (the tracer's own probe, which `auto`
+/// uses too); prints why not.
 pub fn notify_kernel() -> bool {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut numbers = release
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|n| n.parse::<u32>().ok());
-    let version = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
-    if version < (5, 19) {
-        eprintln!(
-            "notify engine not exercised: kernel {} is older than 5.19",
-            release.trim()
-        );
+    let ok = hutch_backends::Engine::Auto.resolve() == hutch_backends::Engine::Notify;
+    if !ok {
+        eprintln!("notify engine not exercised: this kernel lacks seccomp user notifications or is older than 5.19");
     }
-    version >= (5, 19)
+    ok
 }

@@ -176,3 +176,72 @@ pub(crate) fn forktree(depth: u32, width: u32, path: &str) {
     // SAFETY: leaf processes leave at once.
     unsafe { libc::_exit(0) };
 }
+
+/// Installs a filter of our own that sends `fchmodat` to our own listener, answers it with
+/// CONTINUE from a thread, and chmods `path` 0777. Prints the install's result, then (only if
+/// it worked) the chmod's. Under hutch the install must be refused: a newer USER_NOTIF filter
+/// takes precedence over the tracer's, so the tracer would never see the chmod.
+pub(crate) fn own_listener_chmod(path: &str) {
+    const RET_USER_NOTIF: u32 = 0x7fc0_0000;
+    let ld_nr = libc::sock_filter {
+        code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
+        jt: 0,
+        jf: 0,
+        k: 0,
+    };
+    let is_fchmodat = libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 1,
+        k: libc::SYS_fchmodat as u32,
+    };
+    let ret = |k: u32| libc::sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let prog = [
+        ld_nr,
+        is_fchmodat,
+        ret(RET_USER_NOTIF),
+        ret(libc::SECCOMP_RET_ALLOW),
+    ];
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr() as *mut libc::sock_filter,
+    };
+    let listener = sys(
+        libc::SYS_seccomp,
+        &[
+            libc::SECCOMP_SET_MODE_FILTER as i64,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as i64,
+            &fprog as *const libc::sock_fprog as i64,
+        ],
+    );
+    println!("{}", res(listener));
+    if listener < 0 {
+        return;
+    }
+    let answer = std::thread::spawn(move || {
+        // SAFETY: zeroed notification and response structs, as the kernel requires.
+        unsafe {
+            let mut notif: libc::seccomp_notif = std::mem::zeroed();
+            if libc::ioctl(listener as i32, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut notif) == 0 {
+                let resp = libc::seccomp_notif_resp {
+                    id: notif.id,
+                    val: 0,
+                    error: 0,
+                    flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+                };
+                libc::ioctl(listener as i32, libc::SECCOMP_IOCTL_NOTIF_SEND, &resp);
+            }
+        }
+    });
+    let path = c(path);
+    println!(
+        "{}",
+        res(sys(libc::SYS_fchmodat, &[FDCWD, p(&path), 0o777]))
+    );
+    let _ = answer.join();
+}

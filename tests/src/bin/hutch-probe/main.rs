@@ -10,7 +10,7 @@ mod tree;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use attacks::{forktree, int80_open, race, uring_open};
+use attacks::{forktree, int80_open, own_listener_chmod, race, uring_open};
 use ops::{c, flags, op, p, res, sys, FDCWD};
 
 fn main() {
@@ -41,6 +41,7 @@ fn main() {
         }
         "int80-open" => println!("{}", res(int80_open(&rest[0]))),
         "uring-open" => println!("{}", res(uring_open(&rest[0]))),
+        "own-listener-chmod" => own_listener_chmod(&rest[0]),
         "race" => race(&rest[0], &rest[1], rest[2].parse().expect("n")),
         "forktree" => forktree(
             rest[0].parse().expect("depth"),
