@@ -53,7 +53,7 @@ pub(crate) const REFUSED_EPERM: [(i64, &str); 5] = [
     (libc::SYS_mount_setattr, "mount_setattr"),
 ];
 
-/// What the filter does, in words, for `hutch plan`: built from the same tables as [`build`].
+/// What the filter does, in words, for `hutch plan`: built from the same tables as `build`.
 pub fn summary(network: bool) -> String {
     // open/openat and socket/connect have their own lines: they stop only on some arguments.
     let stopped: Vec<&str> = TABLE
