@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 
 use crate::error::TraceError;
-use crate::outcome::{Engine, LandlockStatus, Observer, Policy, TraceOutcome};
+use crate::judge::Records;
+use crate::outcome::{Engine, ExitStatus, LandlockStatus, Observer, Policy, TraceOutcome, Usage};
 use crate::sys::{self, Stage};
 use crate::{filter, notify, run, sandbox};
 
@@ -367,6 +368,54 @@ fn find_program(
     match not_executable {
         Some(path) => Err(TraceError::NotExecutable(path, Errno::EACCES)),
         None => Err(TraceError::NotFound(PathBuf::from(program))),
+    }
+}
+
+/// What an engine knows once the whole tree is gone.
+pub(crate) struct Ended {
+    /// The main command's status, if it was reaped.
+    pub(crate) status: Option<ExitStatus>,
+    /// What the judge recorded.
+    pub(crate) records: Records,
+    /// The Landlock backstop.
+    pub(crate) landlock: LandlockStatus,
+    /// The main command's resource usage.
+    pub(crate) usage: Usage,
+    /// The engine that ran.
+    pub(crate) engine: Engine,
+}
+
+impl Ended {
+    /// The run's result: the first fatal error, else the child's set-up failure read from
+    /// `report`, else the outcome.
+    pub(crate) fn conclude(
+        self,
+        abort: Option<TraceError>,
+        report: &OwnedFd,
+        exe: &Path,
+    ) -> Result<TraceOutcome, TraceError> {
+        if let Some(err) = abort {
+            return Err(err);
+        }
+        if let Some((stage, errno)) = sys::read_report(report) {
+            return Err(setup_error(stage, errno, exe));
+        }
+        let status = self.status.ok_or(TraceError::Sys {
+            call: "wait4",
+            errno: Errno::ECHILD,
+        })?;
+        let records = self.records;
+        Ok(TraceOutcome {
+            status,
+            violations: records.violations,
+            ownerships: records.ownerships,
+            modes: records.modes,
+            network: records.network,
+            leftovers: records.leftovers,
+            landlock: self.landlock,
+            usage: self.usage,
+            engine: self.engine,
+        })
     }
 }
 

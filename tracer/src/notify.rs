@@ -15,7 +15,7 @@ use hutch_pathset::PathSet;
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use crate::command::{setup_error, Tracer};
+use crate::command::{Ended, Tracer};
 use crate::error::TraceError;
 use crate::judge::{Judge, Verdict};
 use crate::outcome::{Engine, ExitStatus, LandlockStatus, TraceOutcome, Usage};
@@ -127,28 +127,14 @@ impl<'s> Session<'s> {
         }
         drop(listener);
         self.reap_keeper();
-        if let Some(err) = self.abort.take() {
-            return Err(err);
-        }
-        if let Some((stage, errno)) = sys::read_report(&ends.report) {
-            return Err(setup_error(stage, errno, &self.exe));
-        }
-        let status = self.main_status.ok_or(TraceError::Sys {
-            call: "wait4",
-            errno: Errno::ECHILD,
-        })?;
-        let records = std::mem::take(&mut self.judge.records);
-        Ok(TraceOutcome {
-            status,
-            violations: records.violations,
-            ownerships: records.ownerships,
-            modes: records.modes,
-            network: records.network,
-            leftovers: records.leftovers,
+        let ended = Ended {
+            status: self.main_status,
+            records: std::mem::take(&mut self.judge.records),
             landlock: self.landlock,
             usage: self.usage,
             engine: Engine::Notify,
-        })
+        };
+        ended.conclude(self.abort.take(), &ends.report, &self.exe)
     }
 
     /// Answers one pending notification.

@@ -8,10 +8,10 @@ use std::time::Duration;
 use hutch_pathset::PathSet;
 use nix::errno::Errno;
 
-use crate::command::{setup_error, Tracer};
+use crate::command::{Ended, Tracer};
 use crate::error::TraceError;
 use crate::judge::{Judge, Verdict};
-use crate::outcome::{ExitStatus, LandlockStatus, TraceOutcome, Usage};
+use crate::outcome::{Engine, ExitStatus, LandlockStatus, TraceOutcome, Usage};
 use crate::resolve::tgid_of;
 use crate::stop::{Event, SeccompStop, Stop};
 use crate::sys;
@@ -105,28 +105,14 @@ impl<'s> Session<'s> {
             });
         }
         self.trace_loop();
-        if let Some(err) = self.abort.take() {
-            return Err(err);
-        }
-        if let Some((stage, errno)) = sys::read_report(&self.report) {
-            return Err(setup_error(stage, errno, &self.exe));
-        }
-        let status = self.main_status.ok_or(TraceError::Sys {
-            call: "wait4",
-            errno: Errno::ECHILD,
-        })?;
-        let records = std::mem::take(&mut self.judge.records);
-        Ok(TraceOutcome {
-            status,
-            violations: records.violations,
-            ownerships: records.ownerships,
-            modes: records.modes,
-            network: records.network,
-            leftovers: records.leftovers,
+        let ended = Ended {
+            status: self.main_status,
+            records: std::mem::take(&mut self.judge.records),
             landlock: self.landlock,
             usage: self.usage,
-            engine: crate::outcome::Engine::Ptrace,
-        })
+            engine: Engine::Ptrace,
+        };
+        ended.conclude(self.abort.take(), &self.report, &self.exe)
     }
 
     /// Records a fatal error and kills the whole tree; the loop then drains it.
