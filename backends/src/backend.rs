@@ -70,8 +70,10 @@ impl BackendKind {
                 hostname: true,
                 collect_only: false,
                 fake_ownership: false,
+                tracer_engine: false,
                 enforcement: Enforcement::None,
                 notes: vec![
+                    (Setting::TracerEngine, "nothing is traced in a chroot"),
                     (Setting::Writable, "a chroot enforces no write policy"),
                     (Setting::CollectOnly, "no tracer records writes in a chroot"),
                     (Setting::FakeOwnership, "no tracer intercepts chown in a chroot"),
@@ -85,8 +87,13 @@ impl BackendKind {
                 hostname: true,
                 collect_only: false,
                 fake_ownership: false,
+                tracer_engine: false,
                 enforcement: Enforcement::Kernel,
                 notes: vec![
+                    (
+                        Setting::TracerEngine,
+                        "the kernel enforces the policy; nothing is traced",
+                    ),
                     (
                         Setting::CollectOnly,
                         "the kernel denies writes outside the whitelist; nothing records and allows them",
@@ -105,6 +112,7 @@ impl BackendKind {
                 hostname: false,
                 collect_only: true,
                 fake_ownership: true,
+                tracer_engine: true,
                 enforcement: Enforcement::Traced,
                 notes: vec![
                     (

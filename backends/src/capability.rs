@@ -3,6 +3,8 @@
 use std::fmt;
 
 use crate::config::{Config, Network, Writable};
+use crate::outcome::engine_name;
+use hutch_tracer::Engine;
 
 /// How the write policy of a run was enforced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +45,8 @@ pub enum Setting {
     CollectOnly,
     /// Fake ownership.
     FakeOwnership,
+    /// A tracer engine other than `auto`.
+    TracerEngine,
 }
 
 impl fmt::Display for Setting {
@@ -55,6 +59,7 @@ impl fmt::Display for Setting {
             Setting::Hostname => "hostname",
             Setting::CollectOnly => "collect-only",
             Setting::FakeOwnership => "fake-ownership",
+            Setting::TracerEngine => "tracer-engine",
         })
     }
 }
@@ -120,6 +125,8 @@ pub struct Capabilities {
     pub collect_only: bool,
     /// Fake ownership.
     pub fake_ownership: bool,
+    /// A choice of tracer engine (only a backend that traces has one).
+    pub tracer_engine: bool,
     /// How the write policy is enforced.
     pub enforcement: Enforcement,
     /// Why each `false` above is false, by setting.
@@ -172,6 +179,13 @@ impl Capabilities {
         if !self.fake_ownership && config.fake_ownership {
             push(Setting::FakeOwnership, "on".into(), true);
         }
+        if !self.tracer_engine && config.tracer_engine != Engine::Auto {
+            push(
+                Setting::TracerEngine,
+                engine_name(config.tracer_engine).into(),
+                true,
+            );
+        }
         out
     }
 
@@ -206,6 +220,10 @@ impl Capabilities {
                 Setting::FakeOwnership => {
                     out.fake_ownership = false;
                     "off"
+                }
+                Setting::TracerEngine => {
+                    out.tracer_engine = Engine::Auto;
+                    "none"
                 }
             };
             changes.push(Degradation {

@@ -123,6 +123,34 @@ fn root_directory_is_never_degraded() {
 }
 
 #[test]
+fn a_tracer_engine_choice_selects_the_tracing_backend_or_is_degraded() {
+    let mut c = cmd("true", &[]);
+    c.tracer_engine(Engine::Ptrace);
+    let sel = select_with(&c, Choice::Auto, all_available).unwrap();
+    assert_eq!(sel.backend, BackendKind::Ptrace);
+    assert!(
+        sel.passed_over[0].1.contains("tracer-engine"),
+        "{:?}",
+        sel.passed_over
+    );
+    // Named without best effort, a backend that traces nothing refuses the setting.
+    match select_with(&c, Choice::Named(BackendKind::Userns), all_available) {
+        Err(Error::Unsupported { .. }) => {}
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let (d, changes) = BackendKind::Userns.capabilities_for(false).degrade(&c);
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].setting, Setting::TracerEngine);
+    assert_eq!(changes[0].asked, engine_name(Engine::Ptrace));
+    assert_eq!(d.get_tracer_engine(), Engine::Auto);
+    // `auto` asks for nothing: every backend takes it.
+    c.tracer_engine(Engine::Auto);
+    for b in BackendKind::ALL {
+        assert!(b.capabilities_for(true).check(&c).is_empty(), "{b}");
+    }
+}
+
+#[test]
 fn degrade_config_for_capabilities() {
     let mut c = cmd("true", &[]);
     c.network(Network::Isolated)

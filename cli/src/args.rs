@@ -145,8 +145,8 @@ pub struct RunArgs {
     /// chown succeeds without acting and is recorded (ptrace).
     #[arg(long)]
     pub fake_ownership: bool,
-    /// How the ptrace backend intercepts writes; only meaningful with the ptrace backend (the
-    /// others do not trace and ignore it) [default: auto]
+    /// How the ptrace backend intercepts writes (ptrace). Other backends trace nothing: they
+    /// refuse a choice other than auto, or drop it with --best-effort [default: auto]
     #[arg(long, value_enum, value_name = "ENGINE")]
     pub tracer_engine: Option<TracerEngineArg>,
     /// Write a JSON report to FILE; `-` for stdout.

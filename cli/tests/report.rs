@@ -175,20 +175,36 @@ fn notify_tracer_engine_reaches_the_report() {
 }
 
 #[test]
-fn the_tracer_engine_is_ignored_by_backends_that_do_not_trace() {
+fn a_tracer_engine_on_a_backend_that_does_not_trace_is_refused_or_degraded() {
     let dir = tempfile::tempdir().unwrap();
     for backend in available_backends() {
         if backend == "ptrace" {
             continue;
         }
-        let r = output(
-            hutch()
-                .current_dir(dir.path())
-                .arg("run")
-                .args(backend_args(&backend))
-                .args(["--tracer-engine", "notify", "--report", "-", "--", "true"]),
+        let run = |extra: &[&str]| {
+            output(
+                hutch()
+                    .current_dir(dir.path())
+                    .arg("run")
+                    .args(backend_args(&backend))
+                    .args(extra)
+                    .args(["--tracer-engine", "notify", "--report", "-", "--", "true"]),
+            )
+        };
+        let r = run(&[]);
+        assert_eq!(r.code, 125, "{backend}: {r:?}");
+        assert_eq!(r.stderr.lines().count(), 1, "{backend}: {r:?}");
+        assert!(
+            r.stderr.contains("tracer-engine=notify"),
+            "{backend}: {r:?}"
         );
+        let r = run(&["--best-effort"]);
         assert_eq!(r.code, 0, "{backend}: {r:?}");
-        assert!(report_of(&r.stdout)["engine"].is_null(), "{backend}");
+        let report = report_of(&r.stdout);
+        assert!(report["engine"].is_null(), "{backend}");
+        assert!(
+            report["degraded"].to_string().contains("tracer-engine"),
+            "{backend}: {report}"
+        );
     }
 }
