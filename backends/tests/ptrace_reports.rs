@@ -167,7 +167,17 @@ fn backends_that_do_not_trace_report_no_engine() {
             continue;
         }
         let mut c = cmd("true", &[]);
-        c.tracer_engine(Engine::Notify);
         assert_eq!(run_on(backend, &c).engine, None, "{backend}");
+        // A choice of engine is a setting they cannot honour: degraded only with best effort.
+        c.tracer_engine(Engine::Notify).best_effort(true);
+        let o = run_on(backend, &c);
+        assert_eq!(o.engine, None, "{backend}");
+        assert!(
+            o.degradations
+                .iter()
+                .any(|d| d.setting == hutch_backends::Setting::TracerEngine),
+            "{backend}: {:?}",
+            o.degradations
+        );
     }
 }
