@@ -66,7 +66,7 @@ pub enum BackendArg {
     Chroot,
     /// User, mount and pid namespaces; the kernel enforces the whitelist.
     Userns,
-    /// A ptrace+seccomp tracer checks and reports every write.
+    /// A seccomp tracer (user notifications, or ptrace) checks and reports every write.
     Ptrace,
 }
 

@@ -44,7 +44,7 @@ fn every_subcommand_has_help_with_an_example() {
     }
     assert!(r.stdout.contains("125"), "exit statuses documented");
     assert!(
-        r.stdout.contains("only meaningful with the ptrace backend"),
+        r.stdout.contains("Other backends trace nothing"),
         "{}",
         r.stdout
     );
