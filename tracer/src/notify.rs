@@ -41,7 +41,6 @@ pub(crate) struct Session<'s> {
     exe: PathBuf,
     landlock: LandlockStatus,
     keeper: i32,
-    main: Option<i32>,
     main_status: Option<ExitStatus>,
     usage: Usage,
     /// The tree is being killed on our request: deaths by signal are expected.
@@ -62,7 +61,6 @@ impl<'s> Session<'s> {
             exe,
             landlock,
             keeper: 0,
-            main: None,
             main_status: None,
             usage: Usage::default(),
             killing: false,
@@ -79,7 +77,8 @@ impl<'s> Session<'s> {
         let mut listener: Option<Listener> = None;
         let mut buf = [0u8; RECORD_LEN * 64];
         while !self.done {
-            let mut fds = vec![PollFd::new(ends.records.as_fd(), PollFlags::POLLIN)];
+            let mut fds = Vec::with_capacity(3);
+            fds.push(PollFd::new(ends.records.as_fd(), PollFlags::POLLIN));
             let socket_at = socket.as_ref().map(|s| {
                 fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
                 fds.len() - 1
@@ -98,10 +97,10 @@ impl<'s> Session<'s> {
                     break;
                 }
             }
-            let ready: Vec<PollFlags> = fds
-                .iter()
-                .map(|f| f.revents().unwrap_or(PollFlags::empty()))
-                .collect();
+            let mut ready = [PollFlags::empty(); 3];
+            for (flags, fd) in ready.iter_mut().zip(&fds) {
+                *flags = fd.revents().unwrap_or(PollFlags::empty());
+            }
             drop(fds);
             if let Some(i) = listener_at {
                 if ready[i].contains(PollFlags::POLLIN) {
@@ -215,7 +214,6 @@ impl<'s> Session<'s> {
     fn record(&mut self, record: Record, release: &mut Option<OwnedFd>) {
         match record {
             Record::Started(pid) => {
-                self.main = Some(pid);
                 let hook = self
                     .judge
                     .observer
