@@ -226,6 +226,17 @@ fn death_by_signal_is_reported_to_the_observer() {
     assert!(quiet.died.is_empty());
 }
 
+/// Puts `src` at `dst`: a hard link where possible. A copy holds a writable descriptor for a
+/// moment, and a fork in another test thread (a tracer's child or keeper, before it execs or
+/// closes its descriptors) can inherit it, so exec'ing the copy could fail with ETXTBSY.
+fn place(src: &str, dst: &std::path::Path) {
+    // Link the file itself, not a symlink to it (ld-linux-x86-64.so.2 is one).
+    let src = fs::canonicalize(src).unwrap();
+    if fs::hard_link(&src, dst).is_err() {
+        fs::copy(src, dst).unwrap();
+    }
+}
+
 both_engines!(chroot_runs_inside_and_judges_paths_in_its_root);
 fn chroot_runs_inside_and_judges_paths_in_its_root() {
     if !nix::unistd::geteuid().is_root() {
@@ -241,9 +252,9 @@ fn chroot_runs_inside_and_judges_paths_in_its_root() {
     ] {
         let dst = root.join(lib.trim_start_matches('/'));
         fs::create_dir_all(dst.parent().unwrap()).unwrap();
-        fs::copy(lib, dst).unwrap();
+        place(lib, &dst);
     }
-    fs::copy(PROBE, root.join("probe")).unwrap();
+    place(PROBE, &root.join("probe"));
     let (r, w) = nix::unistd::pipe().unwrap();
     let outcome = ran(tracer(Policy::new(PathSet::from_entries(["/in"]).unwrap()))
         .chroot(&root)

@@ -190,8 +190,13 @@ impl<'s> Session<'s> {
                 self.add_tracee(pid);
                 match stop.event() {
                     Event::NewChild => {
+                        // The child's own first stop, even its exit, may have been waited for
+                        // before this event: then it is gone, and its pid may already belong
+                        // to an unrelated process, which must never be counted (and killed).
                         if let Ok(child) = stop.message() {
-                            self.add_tracee(child as i32);
+                            if sys::is_tracee(child as i32) {
+                                self.add_tracee(child as i32);
+                            }
                         }
                     }
                     Event::Exec => {

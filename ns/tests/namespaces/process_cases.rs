@@ -98,6 +98,10 @@ pub(crate) fn background_process_killed_when_main_exits() {
 pub(crate) fn role_outer() {
     let mut set = SigSet::empty();
     for s in FORWARDED {
+        // A signal ignored on entry stays ignored down to the command, and sh cannot trap it
+        // (e.g. SIGHUP when the tests run under nohup): start from the defaults.
+        // SAFETY: SIG_DFL installs no handler; this helper process is single-threaded here.
+        unsafe { nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigDfl) }.unwrap();
         set.add(s);
     }
     set.thread_block().unwrap();

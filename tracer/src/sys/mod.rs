@@ -95,6 +95,24 @@ pub fn wait_any(spin: std::time::Duration) -> Result<Waited, Errno> {
     }
 }
 
+/// True when `pid` can still be waited for by this thread (a live or not yet reaped child or
+/// tracee); nothing is consumed.
+pub fn is_tracee(pid: i32) -> bool {
+    // SAFETY: siginfo_t is plain old data; waitid writes into it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WNOHANG | libc::WNOWAIT | libc::WEXITED | libc::WSTOPPED | libc::__WALL;
+    loop {
+        // SAFETY: `info` is live and writable.
+        let ret = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
+        if ret == 0 {
+            return true;
+        }
+        if Errno::last() != Errno::EINTR {
+            return false;
+        }
+    }
+}
+
 fn ptrace_raw(
     req: libc::c_uint,
     pid: i32,
